@@ -1,0 +1,32 @@
+# bayes-sgd: a reproduction of Smith & Le (ICLR 2018), "A Bayesian Perspective on
+# Generalization and Stochastic Gradient Descent". This file only wires the workflow together:
+# configuration, validation, the rule files of each stage and the target rule `all`.
+
+import os
+import sys
+
+from snakemake.utils import min_version
+
+min_version("9.19")
+
+# The package under src/ holds all the logic; make it importable here and in every job
+# (local, conda or cluster), whether or not it was pip-installed.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [os.path.join(workflow.basedir, "src"), os.environ.get("PYTHONPATH")])
+    )
+)
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        DATA_TARGETS,
+    default_target: True

@@ -1,0 +1,78 @@
+"""Run the real workflow on a small configuration in a temporary directory.
+
+The Snakefile and workflow/ stay in the repository; only the working directory (config,
+results, logs, .snakemake) lives in the temporary directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """``base`` updated recursively by ``overrides`` (mappings merged, other values replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def write_config(workdir: Path, overrides: dict | None = None, base: Path = DEFAULT_CONFIG) -> dict:
+    """Write ``base`` merged with ``overrides`` to workdir/config/config.yaml; return it."""
+    config = merge(yaml.safe_load(base.read_text()), overrides or {})
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return config
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """``python -m snakemake`` on the repository's Snakefile with ``workdir`` as working directory.
+
+    Uses workdir/config/config.yaml (see :func:`write_config`). Returns the completed process
+    with stdout and stderr merged in ``.stdout``; raises with the output when ``check`` and the
+    exit status is not 0.
+    """
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(SNAKEFILE),
+        "--directory", str(workdir),
+        "--workflow-profile", str(REPO / "profiles" / "default"),
+        *args,
+    ]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    proc.stdout = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}")
+    return proc
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule name -> number of jobs a dry run plans (empty when nothing is to be done)."""
+    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    counts, in_table = {}, False
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] != "total":
+                counts[parts[0]] = int(parts[1])
+        elif in_table and parts and not set(line.strip()) <= {"-", " "}:
+            in_table = False
+    return counts
