@@ -63,7 +63,7 @@ def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = Tru
 
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """Rule name -> number of jobs a dry run plans (empty when nothing is to be done)."""
-    out = snakemake(workdir, "-n", "--quiet", "rules", *args).stdout
+    out = snakemake(workdir, "-n", *args, "--quiet", "rules").stdout
     counts, in_table = {}, False
     for line in out.splitlines():
         parts = line.split()
