@@ -109,7 +109,9 @@ def predicted_optimum_batch_size(learning_rate, n_train, momentum, optimum_noise
     ``B = eps N / ((1 - m) g)`` (the ``B << N`` limit), useful to centre a batch-size grid for a
     new ``eps``, ``N`` or ``m`` given the ``g_opt`` of a measured curve. Vectorised.
     """
-    eps, n, m, g = (np.asarray(v, dtype=float) for v in (learning_rate, n_train, momentum, optimum_noise_scale))
+    eps, n, m, g = (
+        np.asarray(v, dtype=float) for v in (learning_rate, n_train, momentum, optimum_noise_scale)
+    )
     if np.any(~(eps > 0)) or np.any(~((m >= 0) & (m < 1))):
         raise ValueError("predicted_optimum_batch_size: need learning_rate > 0 and momentum in [0, 1)")
     if np.any(~(g >= 0)) or (not exact and np.any(g == 0)):
@@ -141,7 +143,9 @@ def final_rows(runs: pd.DataFrame, curve_keys: Sequence[str] = DEFAULT_CURVE_KEY
     return last.reset_index(drop=True)
 
 
-def scored_accuracy(final: pd.DataFrame, diverged_accuracy: float | None = DEFAULT_DIVERGED_ACCURACY) -> pd.Series:
+def scored_accuracy(
+    final: pd.DataFrame, diverged_accuracy: float | None = DEFAULT_DIVERGED_ACCURACY
+) -> pd.Series:
     """Test accuracy of each final row, with diverged runs scored at ``diverged_accuracy``.
 
     ``diverged_accuracy=None`` keeps the recorded accuracy of diverged runs. Raises
@@ -190,7 +194,9 @@ def batch_size_curves(
     """
     keys = list(curve_keys)
     _require(final, ["learning_rate", "n_train", "momentum"], "batch_size_curves")
-    table = final.assign(accuracy=scored_accuracy(final, diverged_accuracy), diverged=final["status"] == "diverged")
+    table = final.assign(
+        accuracy=scored_accuracy(final, diverged_accuracy), diverged=final["status"] == "diverged"
+    )
     grouped = table.groupby([*keys, "batch_size"], sort=True, dropna=False)
     out = grouped.agg(
         mean_accuracy=("accuracy", "mean"),
@@ -205,7 +211,9 @@ def batch_size_curves(
     ).reset_index()
     out["n_diverged"] = out["n_diverged"].astype("int64")
     out["n_seeds"] = out["n_seeds"].astype("int64")
-    out["noise_scale"] = noise_scale(out["learning_rate_"], out["n_train_"], out["batch_size"], out["momentum_"])
+    out["noise_scale"] = noise_scale(
+        out["learning_rate_"], out["n_train_"], out["batch_size"], out["momentum_"]
+    )
     return out.drop(columns=["learning_rate_", "n_train_", "momentum_"])
 
 
@@ -240,6 +248,16 @@ def _refine_log_optimum(x: np.ndarray, y: np.ndarray, best: np.ndarray) -> np.nd
     ok = (curvature < 0) & (denominator != 0) & np.isfinite(vertex)
     refined[inner] = np.where(ok, np.clip(vertex, x0, x2), x1)
     return refined
+
+
+def _to_batch_size(log_b: np.ndarray, batch_sizes: np.ndarray) -> np.ndarray:
+    """``exp(log_b)``, snapped to a grid value it equals up to round-off and kept in the grid range.
+
+    Keeps grid optima exact (``B = N`` must give ``g = 0``, not a ``B`` just above ``N``).
+    """
+    b = np.clip(np.exp(np.asarray(log_b, dtype=float)), batch_sizes[0], batch_sizes[-1])
+    nearest = batch_sizes[np.abs(np.log(batch_sizes)[None, :] - np.log(b)[..., None]).argmin(axis=-1)]
+    return np.where(np.isclose(b, nearest, rtol=1e-12, atol=0.0), nearest, b)
 
 
 def _nan_mean_rows(samples: np.ndarray) -> np.ndarray:
@@ -316,7 +334,7 @@ def optimum_batch_sizes(
         n_seeds = matrix.shape[0]
         mean = _nan_mean_rows(matrix[None])[0]
         best = int(np.argmax(mean))
-        b_opt = float(np.exp(_refine_log_optimum(x, mean[None, :], np.array([best]))[0]))
+        b_opt = float(_to_batch_size(_refine_log_optimum(x, mean[None, :], np.array([best])), batch_sizes)[0])
 
         rng = np.random.default_rng(_curve_seed(seed, key))
         draws = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
@@ -327,8 +345,9 @@ def optimum_batch_sizes(
         best_low, best_high = np.quantile(boot_best, [lo_q, hi_q], method="inverted_cdf").astype(int)
 
         eps, n_train, momentum = (float(curve[c].iloc[0]) for c in ("learning_rate", "n_train", "momentum"))
-        b_opt_low = float(np.exp(np.quantile(boot_log_opt, lo_q)))
-        b_opt_high = float(np.exp(np.quantile(boot_log_opt, hi_q)))
+        b_opt_low, b_opt_high = (
+            float(b) for b in _to_batch_size(np.quantile(boot_log_opt, [lo_q, hi_q]), batch_sizes)
+        )
         at_best = matrix[:, best]
         at_best = at_best[np.isfinite(at_best)]
         row = dict(zip(keys, key))
@@ -359,7 +378,7 @@ def optimum_batch_sizes(
             rep = pd.DataFrame({k: [v] * n_boot for k, v in zip(keys, key)})
             rep["replicate"] = np.arange(n_boot)
             rep["b_best"] = batch_sizes[boot_best]
-            rep["b_opt"] = np.exp(boot_log_opt)
+            rep["b_opt"] = _to_batch_size(boot_log_opt, batch_sizes)
             replicate_frames.append(rep)
     optima = pd.DataFrame(rows)
     if return_replicates:
@@ -497,7 +516,7 @@ def loglog_fit(
                 raise ValueError("loglog_fit: method='bootstrap' needs rng (or y_replicates)")
             draws = rng.integers(0, n, size=(n_boot, n))
             bx, by = lx[draws], ly[draws]
-            distinct = (bx.max(axis=1) > bx.min(axis=1))
+            distinct = bx.max(axis=1) > bx.min(axis=1)
             slopes, _ = _ols_slopes(bx[distinct], by[distinct])
         if slopes.size == 0:
             raise ValueError("loglog_fit: no usable bootstrap resample")
@@ -578,7 +597,12 @@ def fit_scaling(
         if np.any(~np.isfinite(y_replicates)):
             raise ValueError("fit_scaling: replicates missing for some used curves")
     return loglog_fit(
-        used["x"], used[y_column], confidence=confidence, method=method, rng=rng, n_boot=n_boot,
+        used["x"],
+        used[y_column],
+        confidence=confidence,
+        method=method,
+        rng=rng,
+        n_boot=n_boot,
         y_replicates=y_replicates,
     )
 

@@ -1,0 +1,428 @@
+"""Tests of the claim verdicts on synthetic tables with known answers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_sgd import claims
+from bayes_sgd import noise_scale as ns
+from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds
+
+T = ClaimThresholds()
+GRID = [1, 3, 10, 30, 100, 300, 1000]
+
+
+# ---- synthetic inputs ---------------------------------------------------------------------
+
+
+def logistic_table():
+    """Both label kinds on a lambda grid, shaped like the paper's Figures 1-2."""
+    lam = np.geomspace(1e-6, 1e3, 10)
+    t = np.linspace(0, 1, lam.size)  # 0: weakest regularisation
+    u = (np.log10(lam) + 1) ** 2  # informative labels: best near lambda = 0.1
+    kinds = {
+        claims.LOGISTIC_RANDOM: (
+            1.0 - 0.45 * t,  # train accuracy
+            0.5 + 0.01 * np.sin(7 * t),  # test accuracy
+            0.69 + 3.0 * (1 - t) ** 2,  # test cross-entropy
+            -400.0 * (1 - t) ** 2 - 0.01,  # log evidence ratio
+        ),
+        claims.LOGISTIC_INFORMATIVE: (1.0 - 0.001 * t, 0.998 - 0.001 * u, 0.02 + 0.01 * u, 500.0 - 5.0 * u),
+    }
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    claims.LOGISTIC_LABEL_KIND: kind,
+                    claims.LOGISTIC_LAMBDA: lam,
+                    claims.LOGISTIC_TRAIN_ACCURACY: train,
+                    claims.LOGISTIC_TEST_ACCURACY: test,
+                    claims.LOGISTIC_TEST_CROSS_ENTROPY: ce,
+                    claims.LOGISTIC_EVIDENCE: evidence,
+                }
+            )
+            for kind, (train, test, ce, evidence) in kinds.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def curve_final(
+    b_star=100.0, *, seeds=(0, 1, 2), noise=0.002, grid=GRID, rng=None, l2=0.0, fail_below=10, peak=0.93
+):
+    """Final rows of the Figure 4 curve: a log-parabola in B, failing (diverged) at B <= fail_below."""
+    rng = rng or np.random.default_rng(0)
+    rows = []
+    for b in grid:
+        for s in seeds:
+            acc = peak - 0.01 * (np.log(b) - np.log(b_star)) ** 2 + rng.normal(0, noise)
+            status = "diverged" if b <= fail_below else "ok"
+            rows.append(
+                dict(
+                    dataset="mnist5k",
+                    n_train=1000,
+                    learning_rate=1.0,
+                    momentum=0.9,
+                    l2=l2,
+                    steps=10000,
+                    batch_size=b,
+                    seed=s,
+                    test_accuracy=float(acc),
+                    status=status,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def curve(**kwargs):
+    return ns.batch_size_curves(curve_final(**kwargs))
+
+
+def sweep_optima(sweep, values, b_opt, *, at_edge=None, best_accuracy=None, best_std=0.001):
+    values = np.asarray(values, dtype=float)
+    table = pd.DataFrame(
+        {
+            "learning_rate": 1.0,
+            "n_train": 1000,
+            "momentum": 0.9,
+            sweep: values,
+            "b_opt": np.asarray(b_opt, dtype=float),
+            "at_grid_edge": np.zeros(values.size, bool) if at_edge is None else np.asarray(at_edge),
+            "best_accuracy": 0.95 if best_accuracy is None else np.asarray(best_accuracy, dtype=float),
+            "best_accuracy_std": best_std,
+        }
+    )
+    return table
+
+
+# ---- logistic regression ------------------------------------------------------------------
+
+
+def test_logistic_claims_hold_on_paper_like_table():
+    table = logistic_table()
+    for fn in (
+        claims.claim_random_labels_memorised,
+        claims.claim_informative_labels_generalise,
+        claims.claim_evidence_prefers_null_random,
+        claims.claim_evidence_prefers_model_informative,
+        claims.claim_evidence_tracks_test_cross_entropy,
+    ):
+        result = fn(table, T)
+        assert result.verdict == HOLDS, (result.claim_id, result.measured)
+
+
+def test_memorisation_fails_without_memorising_or_off_chance():
+    table = logistic_table()
+    weakest_random = (table["label_kind"] == "random") & (table["lambda"] == table["lambda"].min())
+    low_train = table.copy()
+    low_train.loc[weakest_random, "train_accuracy"] = 0.9
+    assert claims.claim_random_labels_memorised(low_train, T).verdict == DOES_NOT_HOLD
+    generalising = table.copy()
+    generalising.loc[weakest_random, "test_accuracy"] = 0.7
+    assert claims.claim_random_labels_memorised(generalising, T).verdict == DOES_NOT_HOLD
+    loose = dataclasses.replace(T, chance_tolerance=0.25)
+    assert claims.claim_random_labels_memorised(generalising, loose).verdict == HOLDS
+
+
+def test_evidence_sign_claims_fail_with_the_wrong_sign():
+    table = logistic_table()
+    random = table["label_kind"] == "random"
+    flipped = table.copy()
+    flipped.loc[random, "log_evidence_ratio"] = 5.0
+    flipped.loc[~random, "log_evidence_ratio"] = -table.loc[~random, "log_evidence_ratio"]
+    assert claims.claim_evidence_prefers_null_random(flipped, T).verdict == DOES_NOT_HOLD
+    assert claims.claim_evidence_prefers_model_informative(flipped, T).verdict == DOES_NOT_HOLD
+    # A ratio just below the margin still counts as 'no decisive preference for the model'.
+    marginal = table.copy()
+    marginal.loc[random, "log_evidence_ratio"] = 0.5
+    assert claims.claim_evidence_prefers_null_random(marginal, T).verdict == HOLDS
+
+
+def test_evidence_tracking_fails_when_anticorrelated_in_one_kind():
+    table = logistic_table()
+    informative = table["label_kind"] == "informative"
+    anti = table.copy()
+    # Test cross-entropy rising with the evidence: the opposite of tracking it.
+    anti.loc[informative, "test_cross_entropy"] = 1.0 + 0.001 * table.loc[informative, "log_evidence_ratio"]
+    result = claims.claim_evidence_tracks_test_cross_entropy(anti, T)
+    assert result.verdict == DOES_NOT_HOLD
+    assert "rho = -1.00" in result.measured and "rho = 1.00" in result.measured
+
+
+def test_logistic_claims_not_measured_without_table():
+    only_random = logistic_table().query("label_kind == 'random'")
+    assert claims.claim_informative_labels_generalise(only_random, T).verdict == NOT_MEASURED
+    assert claims.claim_evidence_prefers_model_informative(only_random, T).verdict == NOT_MEASURED
+    assert claims.claim_evidence_tracks_test_cross_entropy(only_random, T).verdict == HOLDS
+    assert claims.claim_random_labels_memorised(None, T).verdict == NOT_MEASURED
+    assert claims.claim_evidence_tracks_test_cross_entropy(only_random.head(2), T).verdict == NOT_MEASURED
+
+
+# ---- Figures 3, 4 and 8 -------------------------------------------------------------------
+
+
+def test_figure_4_claims_hold_on_an_interior_optimum_with_failing_small_batches():
+    c = curve()
+    for fn in (
+        claims.claim_interior_optimum,
+        claims.claim_small_batches_fail,
+        claims.claim_small_batch_beats_full_batch,
+    ):
+        result = fn(c, T)
+        assert result.verdict == HOLDS, (result.claim_id, result.measured)
+    assert "3/3 diverged" in claims.claim_small_batches_fail(c, T).measured
+
+
+def test_optimum_at_the_edge_is_not_interior():
+    result = claims.claim_interior_optimum(curve(b_star=3000.0, fail_below=0), T)
+    assert result.verdict == DOES_NOT_HOLD
+    assert "grid edge" in result.measured
+
+
+def test_interior_optimum_within_seed_spread_does_not_hold():
+    # The mean peaks inside the grid, but by less than the seed spread at the peak.
+    c = curve(fail_below=0)
+    c["mean_accuracy"] = 0.90
+    c.loc[c["batch_size"] == 100, "mean_accuracy"] = 0.91
+    c["std_accuracy"] = 0.001
+    assert claims.claim_interior_optimum(c, T).verdict == HOLDS
+    c.loc[c["batch_size"] == 100, "std_accuracy"] = 0.02
+    assert claims.claim_interior_optimum(c, T).verdict == DOES_NOT_HOLD
+    # With one seed (std undefined) only min_gap is the bar.
+    one_seed = c.assign(std_accuracy=np.nan)
+    assert claims.claim_interior_optimum(one_seed, T).verdict == HOLDS
+    assert (
+        claims.claim_interior_optimum(one_seed, dataclasses.replace(T, min_gap=0.02)).verdict == DOES_NOT_HOLD
+    )
+
+
+def test_small_batches_that_train_fine_do_not_fail():
+    result = claims.claim_small_batches_fail(curve(b_star=10.0, fail_below=0), T)
+    assert result.verdict == DOES_NOT_HOLD
+    # Only B = 10 trains: still 'does not hold', since every B <= 10 must fail.
+    partial = curve(b_star=30.0, fail_below=3)
+    assert claims.claim_small_batches_fail(partial, T).verdict == DOES_NOT_HOLD
+    assert (
+        claims.claim_small_batches_fail(partial, dataclasses.replace(T, failure_batch_size=3)).verdict
+        == HOLDS
+    )
+
+
+def test_figure_4_claims_not_measured_without_the_grid_points():
+    c = curve(grid=[30, 100, 300, 1000])
+    assert claims.claim_small_batches_fail(c, T).verdict == NOT_MEASURED
+    assert claims.claim_small_batch_beats_full_batch(curve(grid=[10, 100, 1000]), T).verdict == NOT_MEASURED
+    assert claims.claim_interior_optimum(None, T).verdict == NOT_MEASURED
+
+
+def test_small_batch_not_better_than_full_batch():
+    result = claims.claim_small_batch_beats_full_batch(curve(b_star=1000.0, fail_below=0), T)
+    assert result.verdict == DOES_NOT_HOLD
+
+
+def l2_curves(gap_without, gap_with, seeds=(0, 1)):
+    rows = []
+    for l2, gap in ((0.0, gap_without), (0.1, gap_with)):
+        for b, acc in ((30, 0.9 + gap), (1000, 0.9)):
+            for s in seeds:
+                rows.append(
+                    dict(
+                        dataset="mnist5k",
+                        n_train=1000,
+                        learning_rate=1.0,
+                        momentum=0.9,
+                        l2=l2,
+                        steps=10000,
+                        batch_size=b,
+                        seed=s,
+                        test_accuracy=acc,
+                        status="ok",
+                    )
+                )
+    return ns.batch_size_curves(pd.DataFrame(rows))
+
+
+def test_l2_closes_the_gap():
+    assert claims.claim_l2_closes_gap(l2_curves(0.04, 0.01), T).verdict == HOLDS
+    assert claims.claim_l2_closes_gap(l2_curves(0.04, 0.03), T).verdict == DOES_NOT_HOLD
+    assert claims.claim_l2_closes_gap(l2_curves(-0.01, -0.02), T).verdict == DOES_NOT_HOLD  # no gap to close
+    only_l2 = l2_curves(0.04, 0.01).query("l2 > 0")
+    assert claims.claim_l2_closes_gap(only_l2, T).verdict == NOT_MEASURED
+    assert claims.claim_l2_closes_gap(None, T).verdict == NOT_MEASURED
+
+
+# ---- Figures 5-7 --------------------------------------------------------------------------
+
+
+def test_proportional_to_learning_rate_holds_for_a_proportional_optimum():
+    rng = np.random.default_rng(2)
+    eps = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
+    optima = sweep_optima("learning_rate", eps, 50 * eps * np.exp(rng.normal(0, 0.1, eps.size)))
+    result = claims.claim_optimum_proportional_to_learning_rate(optima, T)
+    assert result.verdict == HOLDS, result.measured
+
+
+def test_proportionality_fails_for_a_flat_or_quadratic_optimum():
+    eps = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
+    rng = np.random.default_rng(3)
+    flat = sweep_optima("learning_rate", eps, 50 * np.exp(rng.normal(0, 0.1, eps.size)))
+    assert claims.claim_optimum_proportional_to_learning_rate(flat, T).verdict == DOES_NOT_HOLD
+    steep = sweep_optima("learning_rate", eps, 5 * eps**2)
+    assert claims.claim_optimum_proportional_to_learning_rate(steep, T).verdict == DOES_NOT_HOLD
+
+
+def test_proportionality_not_measured_when_optima_are_at_the_grid_edge():
+    eps = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
+    optima = sweep_optima("learning_rate", eps, 50 * eps, at_edge=[False, False, True, True, True])
+    result = claims.claim_optimum_proportional_to_learning_rate(optima, T)
+    assert result.verdict == NOT_MEASURED
+    assert "3 excluded (grid edge)" in result.measured
+
+
+def test_proportional_to_n_only_above_the_threshold():
+    small = sweep_optima("n_train", [250, 500, 1000, 2000, 4000], [10, 20, 40, 80, 160])
+    result = claims.claim_optimum_proportional_to_training_set_size(small, T)
+    assert result.verdict == NOT_MEASURED and "x below min_x" in result.measured
+    n = np.array([10000, 20000, 40000, 60000])
+    # Not proportional below 20,000 (ignored), proportional above.
+    big = sweep_optima("n_train", n, [400, 100, 200, 300])
+    assert claims.claim_optimum_proportional_to_training_set_size(big, T).verdict == HOLDS
+
+
+def test_proportional_to_inverse_one_minus_momentum():
+    m = np.array([0.0, 0.5, 0.8, 0.9, 0.95])
+    assert (
+        claims.claim_optimum_proportional_to_inverse_one_minus_momentum(
+            sweep_optima("momentum", m, 12 / (1 - m)), T
+        ).verdict
+        == HOLDS
+    )
+    # Proportional to m itself is not proportional to 1/(1-m).
+    result = claims.claim_optimum_proportional_to_inverse_one_minus_momentum(
+        sweep_optima("momentum", m[1:], 100 * m[1:]), T
+    )
+    assert result.verdict == DOES_NOT_HOLD
+
+
+def test_peak_accuracy_falls_above_learning_rate_three():
+    eps = [0.3, 1.0, 3.0, 10.0, 30.0]
+    falls = sweep_optima("learning_rate", eps, [1, 2, 3, 4, 5], best_accuracy=[0.95, 0.955, 0.95, 0.93, 0.9])
+    assert claims.claim_peak_accuracy_falls(falls, T).verdict == HOLDS
+    flat = sweep_optima("learning_rate", eps, [1, 2, 3, 4, 5], best_accuracy=[0.95, 0.955, 0.95, 0.953, 0.9])
+    assert claims.claim_peak_accuracy_falls(flat, T).verdict == DOES_NOT_HOLD
+    noisy = sweep_optima(
+        "learning_rate", eps, [1, 2, 3, 4, 5], best_accuracy=[0.95, 0.955, 0.95, 0.93, 0.9], best_std=0.05
+    )
+    assert claims.claim_peak_accuracy_falls(noisy, T).verdict == DOES_NOT_HOLD
+    below = sweep_optima("learning_rate", [0.3, 1.0, 3.0], [1, 2, 3])
+    assert claims.claim_peak_accuracy_falls(below, T).verdict == NOT_MEASURED
+
+
+# ---- Figure 9 -----------------------------------------------------------------------------
+
+
+def gradient_samples(rng, n=3000, batch=30):
+    """Zero-inflated, skewed single-example gradients and means of 30 of them."""
+
+    def single(size):
+        return rng.standard_exponential(size) * (rng.random(size) < 0.3)
+
+    return pd.concat(
+        [
+            pd.DataFrame(dict(batch_size=1, gradient=single(n))),
+            pd.DataFrame(dict(batch_size=batch, gradient=single((n, batch)).mean(axis=1))),
+        ],
+        ignore_index=True,
+    )
+
+
+def test_normality_distance_is_small_for_gaussian_samples_and_large_otherwise():
+    rng = np.random.default_rng(4)
+    assert claims.normality_distance(rng.normal(3, 2, 5000)) < 0.02
+    assert claims.normality_distance(rng.standard_exponential(5000)) > 0.1
+    assert np.isnan(claims.normality_distance(np.zeros(10)))
+
+
+def test_minibatch_gradients_gaussian():
+    rng = np.random.default_rng(5)
+    samples = gradient_samples(rng)
+    assert claims.claim_minibatch_gradients_gaussian(samples, T).verdict == HOLDS
+    swapped = samples.assign(batch_size=np.where(samples["batch_size"] == 1, 30, 1))
+    assert claims.claim_minibatch_gradients_gaussian(swapped, T).verdict == DOES_NOT_HOLD
+    dead = samples.assign(gradient=0.0)
+    assert claims.claim_minibatch_gradients_gaussian(dead, T).verdict == NOT_MEASURED
+    assert (
+        claims.claim_minibatch_gradients_gaussian(samples.query("batch_size == 1"), T).verdict == NOT_MEASURED
+    )
+
+
+# ---- all claims and the report ------------------------------------------------------------
+
+
+def test_evaluate_claims_without_inputs_measures_nothing():
+    rows = claims.evaluate_claims()
+    assert [r.claim_id for r in rows] == list(claims.STATEMENTS)
+    assert all(r.verdict == NOT_MEASURED for r in rows)
+
+
+def test_evaluate_and_render_summary():
+    rng = np.random.default_rng(6)
+    eps = np.array([0.3, 1.0, 3.0, 10.0])
+    rows = claims.evaluate_claims(
+        logistic=logistic_table(),
+        reference_curve=curve(),
+        l2_curves=l2_curves(0.04, 0.01),
+        learning_rate_optima=sweep_optima(
+            "learning_rate", eps, 50 * eps, best_accuracy=[0.95, 0.95, 0.95, 0.9]
+        ),
+        n_train_optima=sweep_optima("n_train", [250, 500, 1000], [1, 2, 4]),
+        gradients=gradient_samples(rng),
+    )
+    verdicts = {r.claim_id: r.verdict for r in rows}
+    assert verdicts["optimum_proportional_to_training_set_size"] == NOT_MEASURED
+    assert verdicts["optimum_proportional_to_inverse_one_minus_momentum"] == NOT_MEASURED
+    assert sum(v == HOLDS for v in verdicts.values()) == 12
+    text = claims.render_summary(rows, T)
+    lines = text.splitlines()
+    assert lines[0].startswith("| Figure | Claim | Paper's statement | Criterion | Measured | Verdict |")
+    assert len([ln for ln in lines if ln.startswith("| Fig.")]) == len(rows)
+    assert all(ln.count(" | ") == 5 for ln in lines if ln.startswith("| Fig."))
+    assert "Verdicts: 12 holds, 0 does not hold, 2 not measured in this configuration." in text
+    for f in dataclasses.fields(ClaimThresholds):
+        assert f"`{f.name}` = " in text
+    table = claims.claims_table(rows)
+    assert list(table.columns) == ["claim_id", "figure", "statement", "criterion", "measured", "verdict"]
+
+
+def test_render_summary_escapes_pipes():
+    row = claims.ClaimResult("x", "Fig. 1", "a | b", "c", "d", HOLDS)
+    line = claims.render_summary([row]).splitlines()[2]
+    assert "a \\| b" in line and line.count(" | ") == 5
+
+
+def test_unknown_verdict_is_rejected():
+    with pytest.raises(ValueError):
+        claims.ClaimResult("x", "Fig. 1", "s", "c", "m", "maybe")
+
+
+def test_proportionality_not_measured_over_a_narrow_range():
+    eps = np.array([0.8, 1.0, 1.25, 1.6])
+    result = claims.claim_optimum_proportional_to_learning_rate(
+        sweep_optima("learning_rate", eps, 50 * eps), T
+    )
+    assert result.verdict == NOT_MEASURED and "spanning a factor 2" in result.measured
+
+
+def test_two_curves_passed_as_one_are_refused():
+    two = pd.concat([curve(), curve(l2=0.1)])
+    for fn in (
+        claims.claim_interior_optimum,
+        claims.claim_small_batches_fail,
+        claims.claim_small_batch_beats_full_batch,
+    ):
+        with pytest.raises(ValueError, match="one batch-size curve"):
+            fn(two, T)
