@@ -5,9 +5,11 @@ against a real ``slurmctld``/``slurmd`` pair. Everything the cluster writes (mun
 socket, ``slurm.conf``, state and spool directories, pid files, logs) lives in one fresh
 directory, and the daemons listen on ports chosen free at start-up, so a cluster left over
 from an earlier run (or started by a concurrent test session) cannot interfere. Client
-commands find the cluster through ``SLURM_CONF``; nothing under ``/etc`` is written.
+commands find the cluster through ``SLURM_CONF`` and through wrappers first on ``PATH``
+that set it (see ``SlurmCluster._write_wrappers``); the cluster writes nothing under
+``/etc``. Only installing the Debian packages, when they are missing, touches the system.
 
-The daemons run in the foreground as children of this process (``munged -F``,
+The daemons run in the foreground as children of this process (``munged --foreground``,
 ``slurmctld -D``, ``slurmd -D``), so their pids are known without pid-file races, and
 :meth:`SlurmCluster.stop` signals exactly those pids. As a second line of defence each
 daemon gets ``PR_SET_PDEATHSIG``: if the Python process that started it dies without
@@ -22,7 +24,10 @@ on all interfaces.
 Command line (for manual use and for CI scripts)::
 
     python tests/slurm/cluster.py check          # start, run `srun true`, stop, print timings
-    python tests/slurm/cluster.py run -- CMD...  # start, run CMD with SLURM_CONF set, stop
+    python tests/slurm/cluster.py run -- CMD...  # start, run CMD against the cluster, stop
+
+``--keep`` (before the sub-command) keeps the cluster's directory, logs included; it is
+kept anyway when something failed.
 """
 
 from __future__ import annotations
@@ -55,6 +60,11 @@ REQUIRED_EXECUTABLES = (
     "squeue",
     "scancel",
     "scontrol",
+)
+#: Client commands given a wrapper that pins SLURM_CONF (see SlurmCluster._write_wrappers).
+CLIENT_COMMANDS = (
+    "srun", "sbatch", "salloc", "squeue", "scancel", "sinfo", "scontrol", "sacct",
+    "sacctmgr", "sshare", "sstat",
 )
 #: Directories searched for the executables (pytest may run with a PATH lacking sbin).
 _SEARCH_PATH = os.pathsep.join(
@@ -219,7 +229,10 @@ class SlurmCluster:
     """A single-node cluster rooted in ``root``; use as a context manager or start/stop."""
 
     root: Path
-    cpus: int = field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
+    #: CPUs the node offers; profiles/slurm-ci caps jobs and groups at `cores: 2` to fit.
+    #: With SlurmdParameters=config_overrides slurmd takes this value as given, so it also
+    #: works on a machine with fewer cores (oversubscribed).
+    cpus: int = 2
     startup_timeout: float = 60.0
     hostname: str = field(default_factory=socket.gethostname)
     address: str = ""
@@ -232,10 +245,15 @@ class SlurmCluster:
         return self.root / "slurm.conf"
 
     @property
+    def bin(self) -> Path:
+        """Directory of client-command wrappers; first on ``PATH`` in :attr:`env`."""
+        return self.root / "bin"
+
+    @property
     def env(self) -> dict[str, str]:
         """Environment for client commands (sbatch, squeue, snakemake) and jobs."""
         env = dict(os.environ, SLURM_CONF=str(self.conf))
-        env["PATH"] = _SEARCH_PATH
+        env["PATH"] = os.pathsep.join([str(self.bin), _SEARCH_PATH])
         for name in list(env):  # a surrounding job's variables would confuse sbatch/srun
             if name.startswith("SLURM_") and name != "SLURM_CONF":
                 del env[name]
@@ -272,7 +290,7 @@ class SlurmCluster:
         return self
 
     def _write_files(self) -> None:
-        for sub in ("munge", "state", "spool", "run", "log"):
+        for sub in ("munge", "state", "spool", "run", "log", "bin"):
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root.chmod(0o700)
         key = self.root / "munge" / "munge.key"
@@ -283,6 +301,32 @@ class SlurmCluster:
             self.root, self.hostname, self.address, cpus=self.cpus, memory_mb=memory_mb,
             ctld_port=free_port(self.address), slurmd_port=free_port(self.address),
         ))
+        self._write_wrappers()
+
+    def _write_wrappers(self) -> None:
+        """Put wrappers that set ``SLURM_CONF`` in front of the client commands.
+
+        Client commands find this cluster through ``SLURM_CONF``, but
+        snakemake-executor-plugin-slurm-jobstep (0.6.1) removes every ``SLURM_*``
+        variable except the job's identity before it calls ``srun`` inside a job, and
+        ``srun`` then looks for ``/etc/slurm/slurm.conf``, then DNS SRV records, and
+        fails ("Could not establish a configuration source"). ``PATH`` survives, so
+        wrappers first on ``PATH`` that set ``SLURM_CONF`` keep every client command
+        pointed at this cluster without writing under ``/etc``.
+        """
+        self.bin.mkdir(exist_ok=True)
+        for name in CLIENT_COMMANDS:
+            real = which(name)
+            if real is None:
+                continue
+            wrapper = self.bin / name
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                f"SLURM_CONF='{self.conf}'\n"
+                "export SLURM_CONF\n"
+                f"exec '{real}' \"$@\"\n"
+            )
+            wrapper.chmod(0o755)
 
     def _start_munged(self) -> None:
         munge = self.root / "munge"
