@@ -24,9 +24,14 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/logistic.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/figures_sgd.smk"
 
 
 rule all:
     input:
         DATA_TARGETS,
+        LOGISTIC_TARGETS,
+        SGD_TARGETS,
     default_target: True

@@ -253,6 +253,7 @@ def test_summary_finds_the_extremes_and_the_rank_correlation():
             "log_evidence_ratio": [1.0, 3.0, 2.0, 0.5, -9.0, -5.0, -2.0, -1.0],
             "test_cross_entropy": [0.5, 0.2, 0.3, 0.6, 0.9, 0.8, 0.75, 0.7],
             "test_accuracy": [0.9, 0.95, 0.93, 0.8, 0.5, 0.5, 0.5, 0.5],
+            "train_accuracy": [1.0, 1.0, 0.99, 0.9, 1.0, 0.9, 0.8, 0.6],
         }
     )
     summary = logistic.summarise_sweep(fits).set_index("label_kind")
@@ -260,4 +261,72 @@ def test_summary_finds_the_extremes_and_the_rank_correlation():
     assert summary.loc["informative", "lambda_min_test_cross_entropy"] == 0.1
     assert summary.loc["informative", "spearman_evidence_test_cross_entropy"] == pytest.approx(-1.0)
     assert summary.loc["random", "lambda_max_evidence"] == 10.0
+    assert summary.loc["random", "lambda_min"] == 0.01
+    assert summary.loc["random", "train_accuracy_at_lambda_min"] == 1.0
     assert summary.loc["random", "spearman_evidence_test_cross_entropy"] == pytest.approx(-1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures 1 and 2
+
+
+def _toy_fits() -> pd.DataFrame:
+    X, y = logistic_problem(60, 4, seed=17)
+    Xt, yt = logistic_problem(100, 4, seed=18)
+    shuffled = np.random.default_rng(19).permutation(y)
+    return logistic.sweep_label_kinds(
+        X, {"random": shuffled, "informative": y}, Xt, {"random": yt[::-1].copy(), "informative": yt}, [0.01, 1.0, 100.0]
+    )
+
+
+def test_figures_draw_the_table_in_two_panels_with_the_sign_convention():
+    import matplotlib.pyplot as plt
+
+    from bayes_sgd import figures_logistic
+
+    fits = _toy_fits()
+    fig1 = figures_logistic.plot_figure_1(fits)
+    titles = [ax.get_title() for ax in fig1.axes]
+    assert titles == ["(a) random labels", "(b) informative labels"]
+    random_train = fig1.axes[0].lines[0]
+    np.testing.assert_allclose(random_train.get_xdata(), [0.01, 1.0, 100.0])
+    np.testing.assert_allclose(random_train.get_ydata(), fits[fits.label_kind == "random"]["train_accuracy"])
+    assert fig1.axes[0].get_xscale() == "log"
+
+    fig2 = figures_logistic.plot_figure_2(fits)
+    evidence_axes = [ax for ax in fig2.axes if "evidence" in ax.get_ylabel()]
+    assert len(evidence_axes) == 2
+    assert "> 0: model beats null model" in evidence_axes[1].get_ylabel()
+    np.testing.assert_allclose(
+        evidence_axes[1].lines[0].get_ydata(), fits[fits.label_kind == "informative"]["log_evidence_ratio"]
+    )
+    plt.close("all")
+    with pytest.raises(ValueError, match="no rows for label kind 'random'"):
+        figures_logistic.plot_figure_1(fits[fits.label_kind == "informative"])
+    with pytest.raises(ValueError, match="lacks columns"):
+        figures_logistic.plot_figure_2(fits.drop(columns=["log_evidence_ratio"]))
+
+
+def test_lambda_grid_and_task_arrays():
+    grid = logistic.lambda_grid(1e-6, 1e3, 4)
+    assert len(grid) == 37 and grid[0] == pytest.approx(1e-6) and grid[-1] == pytest.approx(1e3)
+    np.testing.assert_allclose(np.diff(np.log10(grid)), 0.25)
+    with pytest.raises(ValueError, match="min < max"):
+        logistic.lambda_grid(1.0, 1.0, 4)
+    images = {"train": np.arange(10, dtype=np.uint8)[:, None] * np.ones((1, 3), np.uint8),
+              "test": 100 + np.arange(5, dtype=np.uint8)[:, None] * np.ones((1, 3), np.uint8)}
+    task = pd.DataFrame(
+        {
+            "split": ["train", "train", "test", "test"],
+            "source_split": ["train", "train", "train", "test"],
+            "index": [7, 2, 9, 4],
+            "true_label": [1, 0, 1, 0],
+            "random_label": [0, 0, 1, 1],
+        }
+    )
+    pixels, labels = logistic.task_arrays(images, task, "test")
+    np.testing.assert_array_equal(pixels[:, 0], [9, 104])
+    np.testing.assert_array_equal(labels["informative"], [1.0, 0.0])
+    np.testing.assert_array_equal(labels["random"], [1.0, 1.0])
+    pixels, _ = logistic.task_arrays(images, task, "train")
+    np.testing.assert_array_equal(pixels[:, 0], [7, 2])

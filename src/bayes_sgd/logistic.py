@@ -17,9 +17,13 @@ C is strictly convex, so its minimiser w0 (the MAP point) is unique. :func:`mini
 finds it with damped Newton steps (Cholesky solve, Armijo backtracking) and stops on the
 Newton decrement ``delta^2 = grad^T hess^-1 grad``: ``delta^2 / 2`` bounds the remaining
 suboptimality ``C(w) - C(w0)`` near the minimum (Boyd & Vandenberghe, Section 9.5).
-:func:`fit_lambda_path` walks a lambda grid from strong to weak regularisation, warm-starting
-each fit at the previous minimiser, and evaluates the Laplace evidence
-(:mod:`bayes_sgd.evidence`) with the Cholesky factor of the exact Hessian at w0.
+On separable data (random labels at weak lambda) H alone has no minimiser; the prior term
+makes one exist, with |w0| growing as lambda shrinks. :func:`fit_lambda_path` walks a lambda
+grid from strong to weak regularisation, warm-starting each fit at the previous minimiser, and
+:func:`sweep_lambda` adds the Laplace evidence (:mod:`bayes_sgd.evidence`, computed with the
+Cholesky factor of the exact Hessian at w0) and the train/test accuracy and cross-entropy.
+The log evidence ratio is ``ln P(y|x;M) - ln P(y|x;NULL)``: positive = the model beats the
+null model.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ from bayes_sgd.evidence import laplace_log_evidence, log_evidence_ratio, null_lo
 
 N_CLASSES = 2
 
-LABEL_KINDS = ("random", "informative")
-"""The two tasks of paper Section 3: random labels and the true (informative) labels."""
+LABEL_COLUMNS = {"random": "random_label", "informative": "true_label"}
+"""The two tasks of paper Section 3 and their label columns in the binary task table."""
 
 
 class NewtonConvergenceError(RuntimeError):
@@ -64,16 +68,52 @@ def design_matrix(pixels: np.ndarray, pixel_scale: float) -> np.ndarray:
     return X
 
 
-def _check_problem(X: np.ndarray, y: np.ndarray, prior_precision: float) -> tuple[np.ndarray, np.ndarray]:
+def lambda_grid(minimum: float, maximum: float, per_decade: int) -> list[float]:
+    """Log-spaced prior precisions from ``minimum`` to ``maximum`` (both included),
+    ``per_decade`` points per factor of ten (rounded to the nearest whole number of steps)."""
+    if not 0.0 < minimum < maximum:
+        raise ValueError(f"need 0 < min < max, got min={minimum!r}, max={maximum!r}")
+    if per_decade < 1:
+        raise ValueError(f"per_decade must be at least 1, got {per_decade!r}")
+    steps = max(1, int(round(per_decade * np.log10(maximum / minimum))))
+    return [float(v) for v in np.logspace(np.log10(minimum), np.log10(maximum), steps + 1)]
+
+
+def task_arrays(
+    images: dict[str, np.ndarray], task: pd.DataFrame, split: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Pixels and labels of one split ("train"/"test") of the binary task table.
+
+    ``images`` maps a dataset split name to its images (uint8 [n, 784], row k = ``index`` k,
+    as from :func:`bayes_sgd.datasets.split_arrays`); each task row points at one of them
+    through ``source_split`` and ``index``. Returns the pixels in task-row order and, for each
+    label kind of :data:`LABEL_COLUMNS`, the 0/1 labels.
+    """
+    rows = task[task["split"] == split]
+    if rows.empty:
+        raise ValueError(f"the binary task table has no {split!r} rows")
+    pixels = np.empty((len(rows), next(iter(images.values())).shape[1]), dtype=np.uint8)
+    for source, group in rows.groupby("source_split", sort=False):
+        where = np.flatnonzero((rows["source_split"] == source).to_numpy())
+        pixels[where] = images[source][group["index"].to_numpy()]
+    labels = {kind: rows[column].to_numpy(dtype=np.float64) for kind, column in LABEL_COLUMNS.items()}
+    return pixels, labels
+
+
+def _check_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be [n, p] and y [n]; got {X.shape} and {y.shape}")
     if not np.all((y == 0.0) | (y == 1.0)):
         raise ValueError("labels must be 0 or 1")
+    return X, y
+
+
+def _check_problem(X: np.ndarray, y: np.ndarray, prior_precision: float) -> tuple[np.ndarray, np.ndarray]:
     if not prior_precision > 0.0:
         raise ValueError(f"prior precision lambda must be positive, got {prior_precision!r}")
-    return X, y
+    return _check_data(X, y)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -273,8 +313,8 @@ def sweep_lambda(
     (wall time of the Newton fit, warm-started), ``n_train``, ``n_test``, ``n_parameters``.
     Rows are in increasing order of lambda.
     """
-    X_train, y_train = _check_problem(X_train, y_train, 1.0)
-    X_test, y_test = _check_problem(X_test, y_test, 1.0)
+    X_train, y_train = _check_data(X_train, y_train)
+    X_test, y_test = _check_data(X_test, y_test)
     n_train = len(y_train)
     null = null_log_evidence(n_train, N_CLASSES)
     rows = []
@@ -309,9 +349,27 @@ def sweep_lambda(
     return pd.DataFrame(rows).sort_values("lambda", ignore_index=True)
 
 
+def sweep_label_kinds(
+    X_train: np.ndarray,
+    train_labels: dict[str, np.ndarray],
+    X_test: np.ndarray,
+    test_labels: dict[str, np.ndarray],
+    lambdas,
+    **newton,
+) -> pd.DataFrame:
+    """:func:`sweep_lambda` for each label kind on the same inputs, with a ``label_kind`` column."""
+    tables = []
+    for kind in train_labels:
+        table = sweep_lambda(X_train, train_labels[kind], X_test, test_labels[kind], lambdas, **newton)
+        table.insert(0, "label_kind", kind)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
 def summarise_sweep(fits: pd.DataFrame) -> pd.DataFrame:
-    """Per label kind: the evidence-maximising lambda, the test-cross-entropy-minimising lambda,
-    and how well the evidence tracks the test cross-entropy across the grid.
+    """Per label kind: the accuracies at the weakest lambda (does the model memorise?), the
+    evidence-maximising lambda, the test-cross-entropy-minimising lambda, and how well the
+    evidence tracks the test cross-entropy across the grid.
 
     ``spearman_evidence_test_cross_entropy`` is Spearman's rank correlation between the log
     evidence ratio and the test mean cross-entropy over all lambdas of the grid: -1 means a
@@ -324,9 +382,13 @@ def summarise_sweep(fits: pd.DataFrame) -> pd.DataFrame:
         best_evidence = group.loc[group["log_evidence_ratio"].idxmax()]
         best_test = group.loc[group["test_cross_entropy"].idxmin()]
         rho = stats.spearmanr(group["log_evidence_ratio"], group["test_cross_entropy"]).statistic
+        weakest = group.loc[group["lambda"].idxmin()]
         rows.append(
             {
                 "label_kind": kind,
+                "lambda_min": float(weakest["lambda"]),
+                "train_accuracy_at_lambda_min": float(weakest["train_accuracy"]),
+                "test_accuracy_at_lambda_min": float(weakest["test_accuracy"]),
                 "lambda_max_evidence": float(best_evidence["lambda"]),
                 "max_log_evidence_ratio": float(best_evidence["log_evidence_ratio"]),
                 "test_accuracy_at_max_evidence": float(best_evidence["test_accuracy"]),

@@ -124,9 +124,13 @@ def initialise(
     return flat
 
 
-def scale_pixels(pixels: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """``uint8`` pixels ``[n, 784]`` as a C-ordered ``dtype`` array scaled to [0, 1]."""
-    return np.ascontiguousarray(pixels, dtype=dtype) / dtype(255.0)
+def scale_pixels(pixels: np.ndarray, scale: float = 255.0, dtype=np.float32) -> np.ndarray:
+    """Pixels ``[n, 784]`` divided by ``scale``, as a C-ordered ``dtype`` array.
+
+    With ``uint8`` pixels and the default ``scale = 255`` the inputs lie in [0, 1]
+    (PAPER.md section 2 **[our choice]**, used for the MLP too).
+    """
+    return np.ascontiguousarray(np.asarray(pixels, dtype=dtype) / dtype(scale))
 
 
 def forward(arch: Architecture, w: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

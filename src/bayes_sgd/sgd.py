@@ -39,7 +39,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise
+from bayes_sgd.datasets import split_arrays
+from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise, scale_pixels
 
 CURVE_COLUMNS = (
     "step",
@@ -122,6 +123,38 @@ def sample_batch(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarra
     return rng.choice(n, size=batch_size, replace=False, shuffle=False)
 
 
+def training_data(
+    dataset: pd.DataFrame, subset: np.ndarray, pixel_scale: float = 255.0, dtype=np.float32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train, y_train, X_test, y_test)`` for one run.
+
+    ``dataset`` is a dataset table (:mod:`bayes_sgd.datasets`); ``subset`` indexes its train
+    split (the seeded N-image training subset); the test set is the whole test split. Pixels
+    are divided by ``pixel_scale``.
+    """
+    pool_X, pool_y = split_arrays(dataset, "train")
+    test_X, test_y = split_arrays(dataset, "test")
+    subset = np.asarray(subset, dtype=np.int64)
+    return (
+        scale_pixels(pool_X[subset], pixel_scale, dtype),
+        pool_y[subset],
+        scale_pixels(test_X, pixel_scale, dtype),
+        test_y,
+    )
+
+
+def run_seeds(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """The independent seed sequences of a run: (initialisation, batch order)."""
+    init_seq, batch_seq = np.random.SeedSequence(seed).spawn(2)
+    return init_seq, batch_seq
+
+
+def initial_parameters(arch: Architecture, config: TrainingConfig, dtype=np.float32) -> np.ndarray:
+    """The weights the run ``config`` starts from (its seed's initialisation stream)."""
+    rng = np.random.default_rng(run_seeds(config.seed)[0])
+    return initialise(arch, rng, config.weight_init, config.bias_init, dtype=dtype)
+
+
 def sgd_step(
     ws: GradientWorkspace,
     w: np.ndarray,
@@ -160,8 +193,8 @@ def train(
     ``step * B / N``; ``seconds`` the wall time since training started. ``status`` and
     ``diverged_step`` describe the whole run and repeat on every row; a diverged run's last
     row is at ``diverged_step`` and has ``nan`` metrics (there is no finite network to
-    evaluate). ``progress`` is called at most every ``progress_seconds`` and at least every
-    ``progress_fraction`` of the steps.
+    evaluate). ``progress`` is called every ``progress_fraction`` of the steps and whenever
+    ``progress_seconds`` have passed since its last call.
     """
     c = config
     X_train = np.ascontiguousarray(X_train, dtype=dtype)
@@ -172,9 +205,8 @@ def train(
     if c.batch_size > n:
         raise ValueError(f"batch_size {c.batch_size} exceeds the {n} training examples")
 
-    init_seq, batch_seq = np.random.SeedSequence(c.seed).spawn(2)
-    batch_rng = np.random.default_rng(batch_seq)
-    w = initialise(arch, np.random.default_rng(init_seq), c.weight_init, c.bias_init, dtype=dtype)
+    w = initial_parameters(arch, c, dtype=dtype)
+    batch_rng = np.random.default_rng(run_seeds(c.seed)[1])
     v = np.zeros_like(w)
     ws = GradientWorkspace(arch, c.batch_size, dtype=dtype)
     eval_at = evaluation_steps(c.steps, c.eval_points)
@@ -214,36 +246,35 @@ def train(
     initial = measure()
     record(0, initial)
     diverged_step = -1 if initial is not None else 0
-    errstate = np.errstate(over="ignore", invalid="ignore")  # divergence is checked explicitly
-    errstate.__enter__()
     report_every = max(1, int(c.steps * progress_fraction))
     last_report = time.perf_counter()
     step = 0
-    while diverged_step < 0 and step < c.steps:
-        step += 1
-        if not full_batch:
-            ws.load(X_train, y_train, sample_batch(batch_rng, n, c.batch_size))
-        loss = sgd_step(ws, w, v, c.learning_rate, c.momentum, l2_over_n)
-        if not math.isfinite(loss):
-            diverged_step = step
-            record(step, None)
-            break
-        if step == eval_at[next_eval]:
-            next_eval += 1
-            metrics = measure()
-            record(step, metrics)
-            if metrics is None:
+    # A diverging network overflows; that is detected from the loss and weights, not warned about.
+    with np.errstate(over="ignore", invalid="ignore"):
+        while diverged_step < 0 and step < c.steps:
+            step += 1
+            if not full_batch:
+                ws.load(X_train, y_train, sample_batch(batch_rng, n, c.batch_size))
+            loss = sgd_step(ws, w, v, c.learning_rate, c.momentum, l2_over_n)
+            if not math.isfinite(loss):
                 diverged_step = step
-        if progress is not None and (
-            step % report_every == 0 or time.perf_counter() - last_report >= progress_seconds
-        ):
-            last_report = time.perf_counter()
-            rate = step / (last_report - t0)
-            progress(
-                Progress(step, c.steps, rows[-1]["test_accuracy"], rate, (c.steps - step) / rate)
-            )
+                record(step, None)
+                break
+            if step == eval_at[next_eval]:
+                next_eval += 1
+                metrics = measure()
+                record(step, metrics)
+                if metrics is None:
+                    diverged_step = step
+            if progress is not None and (
+                step % report_every == 0 or time.perf_counter() - last_report >= progress_seconds
+            ):
+                last_report = time.perf_counter()
+                rate = step / (last_report - t0)
+                progress(
+                    Progress(step, c.steps, rows[-1]["test_accuracy"], rate, (c.steps - step) / rate)
+                )
 
-    errstate.__exit__(None, None, None)
     curve = pd.DataFrame(rows)
     curve["status"] = "ok" if diverged_step < 0 else "diverged"
     curve["diverged_step"] = diverged_step
@@ -261,3 +292,49 @@ def train(
 def config_record(config: TrainingConfig) -> dict:
     """The configuration as a plain dict (for provenance records)."""
     return asdict(config)
+
+
+# --- tables of several runs --------------------------------------------------------------------
+
+RUN_KEYS = ("dataset", *CONFIG_COLUMNS)
+
+
+def final_evaluations(runs: pd.DataFrame) -> pd.DataFrame:
+    """The last row of every run in ``runs`` (rows of several curves, see :func:`train`).
+
+    That is the row at ``step == steps``, or at ``diverged_step`` for a diverged run (whose
+    metrics are then ``nan``). A run is identified by :data:`RUN_KEYS`.
+    """
+    keys = [k for k in RUN_KEYS if k in runs.columns]
+    last = runs.sort_values([*keys, "step"]).groupby(keys, sort=True).tail(1)
+    return last.reset_index(drop=True)
+
+
+def summarise_final_accuracy(final: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration (all run keys but ``seed``): final test accuracy over the seeds.
+
+    Columns: the configuration, ``n_runs``, ``n_diverged``, and over the runs that did not
+    diverge ``n_ok``, ``mean_test_accuracy``, ``std_test_accuracy`` (ddof = 1, ``nan`` for a
+    single run), ``min_test_accuracy``, ``max_test_accuracy``, ``mean_test_cross_entropy``,
+    ``mean_train_accuracy``. Diverged runs are counted, not scored: a diverged network has no
+    accuracy, and what to score it at is a choice the reader should see (Figure 4 marks them).
+    """
+    keys = [k for k in RUN_KEYS if k in final.columns and k != "seed"]
+    rows = []
+    for values, group in final.groupby(keys, sort=True):
+        ok = group[group["status"] == "ok"]
+        rows.append(
+            dict(
+                zip(keys, values),
+                n_runs=len(group),
+                n_diverged=int((group["status"] == "diverged").sum()),
+                n_ok=len(ok),
+                mean_test_accuracy=ok["test_accuracy"].mean(),
+                std_test_accuracy=ok["test_accuracy"].std(ddof=1),
+                min_test_accuracy=ok["test_accuracy"].min(),
+                max_test_accuracy=ok["test_accuracy"].max(),
+                mean_test_cross_entropy=ok["test_cross_entropy"].mean(),
+                mean_train_accuracy=ok["train_accuracy"].mean(),
+            )
+        )
+    return pd.DataFrame(rows)

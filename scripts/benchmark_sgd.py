@@ -1,0 +1,126 @@
+"""Time one SGD step of the 784-800-10 MLP on one thread, next to the machine's own floors.
+
+A step is what the trainer's inner loop does: draw the batch (B < N), gather it, forward,
+backward with the momentum update fused into the gradient ``gemm``, and the weight update
+(:func:`bayes_sgd.sgd.sgd_step`). N = 1000 as in the paper, so B = 1000 is the full batch.
+
+The floors are measured here, single-threaded:
+
+- compute: 2.56 MFLOP per example per step (forward ``2*(784*800 + 800*10)`` plus backward
+  ``2*(784*800 + 2*800*10)`` multiply-adds), at the rate of a float32 ``sgemm`` of the shape
+  of the first layer (B = 1000: ``[1000 x 784] @ [784 x 800]``);
+- memory: the step reads and writes the first-layer momentum in the ``gemm`` and reads the
+  momentum and reads and writes the weights in the ``axpy``: 5 passes over 2.54 MB of float32
+  parameters, about 12.7 MB, at the bandwidth of a float32 ``axpy`` over the parameter vector.
+
+Usage: ``python scripts/benchmark_sgd.py [--repeats 5]``. Prints a Markdown table.
+"""
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from scipy.linalg import blas  # noqa: E402
+
+from bayes_sgd.mlp import Architecture, GradientWorkspace, initialise  # noqa: E402
+from bayes_sgd.sgd import sample_batch, sgd_step  # noqa: E402
+
+N_TRAIN = 1000
+BATCH_SIZES = (1, 10, 100, 1000)
+
+
+def flops_per_example(arch: Architecture) -> int:
+    d, h, c = arch.n_inputs, arch.n_hidden, arch.n_classes
+    forward = 2 * (d * h + h * c)
+    backward = 2 * (d * h + 2 * h * c)  # dW1, dW2 and dh = dz W2^T (the input gradient is not needed)
+    return forward + backward
+
+
+def traffic_bytes(arch: Architecture) -> int:
+    return 5 * arch.n_params * 4
+
+
+def best_time(fn, repeats: int, inner: int) -> float:
+    """Best (least disturbed) mean time of ``inner`` calls of ``fn`` over ``repeats`` tries."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - t) / inner)
+    return min(times)
+
+
+def sgemm_rate(repeats: int) -> float:
+    """float32 FLOP/s of one [1000 x 784] @ [784 x 800] sgemm on Fortran-ordered arrays."""
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.random((1000, 784), dtype=np.float32))
+    b = np.asfortranarray(rng.random((784, 800), dtype=np.float32))
+    c = np.zeros((1000, 800), dtype=np.float32, order="F")
+    t = best_time(lambda: blas.sgemm(1.0, a, b, 0.0, c, overwrite_c=1), repeats, 10)
+    return 2 * 1000 * 784 * 800 / t
+
+
+def axpy_bandwidth(arch: Architecture, repeats: int) -> float:
+    """Bytes/s of a float32 axpy over the parameter vector (reads x and y, writes y)."""
+    x = np.full(arch.n_params, 1e-7, dtype=np.float32)
+    y = np.zeros(arch.n_params, dtype=np.float32)
+    t = best_time(lambda: blas.saxpy(x, y, a=-1.0), repeats, 200)
+    return 3 * arch.n_params * 4 / t
+
+
+def step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
+    rng = np.random.default_rng(1)
+    X = (rng.random((N_TRAIN, arch.n_inputs), dtype=np.float32) * (rng.random((N_TRAIN, arch.n_inputs)) < 0.2))
+    y = rng.integers(0, arch.n_classes, size=N_TRAIN)
+    w = initialise(arch, rng)
+    v = np.zeros_like(w)
+    ws = GradientWorkspace(arch, batch_size)
+    if batch_size == N_TRAIN:
+        ws.load(X, y)
+
+    def step():
+        if batch_size < N_TRAIN:
+            ws.load(X, y, sample_batch(rng, N_TRAIN, batch_size))
+        sgd_step(ws, w, v, 1e-3, 0.9)
+
+    inner = max(3, int(0.5 / (1e-4 + 2.5e-5 * batch_size)) // 10)
+    return best_time(step, repeats, inner)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="tries per measurement (the best is kept)")
+    args = parser.parse_args()
+    arch = Architecture()
+    rate = sgemm_rate(args.repeats)
+    bandwidth = axpy_bandwidth(arch, args.repeats)
+    flops = flops_per_example(arch)
+    traffic = traffic_bytes(arch)
+    traffic_floor = traffic / bandwidth
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; one BLAS thread")
+    print(f"single-thread float32 sgemm [1000x784]@[784x800]: {rate / 1e9:.1f} GFLOP/s")
+    print(f"single-thread float32 axpy over the {arch.n_params} parameters: {bandwidth / 1e9:.1f} GB/s")
+    print(f"per step: {flops / 1e6:.3f} MFLOP per example, {traffic / 1e6:.1f} MB of weight and momentum traffic")
+    print()
+    print("| B | ms per step | steps/s | compute floor (ms) | traffic floor (ms) | step / max(floors) | step / compute floor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for b in BATCH_SIZES:
+        t = step_time(arch, b, args.repeats)
+        compute_floor = b * flops / rate
+        floor = max(compute_floor, traffic_floor)
+        print(
+            f"| {b} | {t * 1e3:.3f} | {1 / t:.0f} | {compute_floor * 1e3:.3f} | {traffic_floor * 1e3:.3f} "
+            f"| {t / floor:.2f} | {t / compute_floor:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The MLP/SGD stage end to end through snakemake, on a tiny configuration (few steps, tiny N)."""
+
+import numpy as np
+import pytest
+
+from bayes_sgd.sgd import CONFIG_COLUMNS, CURVE_COLUMNS, evaluation_steps
+from bayes_sgd.tables import read_provenance, read_table
+from workflow_helpers import planned_jobs, snakemake, write_config
+
+RUN = dict(n_train=40, learning_rate=0.5, momentum=0.9, steps=30, l2=0.0)
+TINY = {
+    "mlp": {
+        "hidden_units": 16,
+        "eval_points": 5,
+        "figure_3": {**RUN, "batch_sizes": [5, 40], "seeds": [0]},
+        "figure_4": {**RUN, "batch_sizes": [1, 5, 40], "seeds": [0, 1]},
+        "figure_8": {**RUN, "l2": 0.1, "batch_sizes": [5, 40], "seeds": [0]},
+        "figure_9": {"n_train": 40, "batch_size": 5, "n_batches": 100, "seed": 0},
+    },
+    "plot": {"formats": ["png"], "dpi": 50},
+}
+TABLES = [f"results/sgd/mnist5k/figure_{k}_{kind}.parquet" for k in (3, 4, 8) for kind in ("runs", "final", "summary")]
+NOISE = "results/gradient_noise/mnist5k/N40_B5_s0"
+FIGURES = [f"results/figures/figure_{k}.png" for k in (3, 4, 8, 9)]
+TARGETS = [*TABLES, f"{NOISE}_samples.parquet", f"{NOISE}_summary.parquet", *FIGURES]
+
+
+def run_file(b, seed, l2=0, eps=0.5):
+    return f"results/runs/mnist5k/N40/eps{eps:g}_m0.9_B{b}_l2{l2:g}_T30_s{seed}.parquet"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """The tiny SGD stage, run once for the tests of this module."""
+    path = tmp_path_factory.mktemp("sgd")
+    write_config(path, TINY)
+    snakemake(path, "--cores", "2", *TARGETS)
+    return path
+
+
+def test_dry_run_plans_one_job_per_distinct_configuration(tmp_path):
+    write_config(tmp_path, TINY)
+    jobs = planned_jobs(tmp_path, *TARGETS)
+    # figure 4: 3 B x 2 seeds; figure 3's (B=5, 40; seed 0) are among them; figure 8: 2 more
+    assert jobs["train_mlp"] == 8
+    assert jobs["collect_sgd_runs"] == 3 and jobs["plot_learning_curves"] == 2
+    assert jobs["compute_gradient_noise"] == 1 and jobs["plot_figure_4"] == 1 and jobs["plot_figure_9"] == 1
+
+
+@pytest.mark.slow
+def test_runs_follow_the_table_contract(workdir):
+    for b in (1, 5, 40):
+        for seed in (0, 1):
+            path = workdir / run_file(b, seed)
+            curve = read_table(path)
+            assert list(curve.columns) == [*CURVE_COLUMNS, "dataset", *CONFIG_COLUMNS]
+            assert (curve["dataset"] == "mnist5k").all()
+            row = curve.iloc[-1]
+            assert (row["n_train"], row["batch_size"], row["seed"], row["steps"]) == (40, b, seed, 30)
+            assert row["learning_rate"] == 0.5 and row["momentum"] == 0.9 and row["l2"] == 0.0
+            if row["status"] == "ok":
+                np.testing.assert_array_equal(curve["step"], evaluation_steps(30, 5))
+                assert row["step"] == 30 and row["diverged_step"] == -1
+            else:
+                assert row["step"] == row["diverged_step"]
+            provenance = read_provenance(path)["provenance"]
+            assert provenance["training"]["batch_size"] == b and provenance["hidden_units"] == 16
+            assert provenance["subset_seed"] == 0 and provenance["status"] == row["status"]
+    l2_run = read_table(workdir / run_file(5, 0, l2=0.1))
+    assert (l2_run["l2"] == 0.1).all()
+
+
+@pytest.mark.slow
+def test_jobs_are_single_threaded_and_log_progress(workdir):
+    log = (workdir / "logs/train_mlp/mnist5k/N40" / "eps0.5_m0.9_B5_l20_T30_s0.log").read_text()
+    assert "OPENBLAS_NUM_THREADS=1" in log
+    assert "step 30/30" in log and "done: status" in log
+    bench = workdir / "benchmarks/train_mlp/mnist5k/N40" / "eps0.5_m0.9_B5_l20_T30_s0.tsv"
+    assert bench.is_file()
+
+
+@pytest.mark.slow
+def test_seeds_share_the_subset_and_differ_in_the_run(workdir):
+    a, b = (read_table(workdir / run_file(5, s)) for s in (0, 1))
+    assert not np.array_equal(a["test_cross_entropy"], b["test_cross_entropy"])
+    # step 0 differs only through the initialisation; the training subset is the same file
+    assert len(list((workdir / "results/subsets/mnist5k").glob("N40_seed*.parquet"))) == 1
+
+
+@pytest.mark.slow
+def test_collected_tables_and_figures(workdir):
+    runs = read_table(workdir / "results/sgd/mnist5k/figure_4_runs.parquet")
+    final = read_table(workdir / "results/sgd/mnist5k/figure_4_final.parquet")
+    summary = read_table(workdir / "results/sgd/mnist5k/figure_4_summary.parquet")
+    assert runs.groupby(["batch_size", "seed"]).ngroups == 6
+    assert len(final) == 6 and sorted(summary["batch_size"]) == [1, 5, 40]
+    for _, row in summary.iterrows():
+        mine = final[(final["batch_size"] == row["batch_size"]) & (final["status"] == "ok")]
+        assert row["n_runs"] == 2 and row["n_ok"] == len(mine)
+        if len(mine):
+            assert row["mean_test_accuracy"] == pytest.approx(mine["test_accuracy"].mean())
+    fig3 = read_table(workdir / "results/sgd/mnist5k/figure_3_runs.parquet")
+    assert sorted(fig3["batch_size"].unique()) == [5, 40] and set(fig3["seed"]) == {0}
+    noise = read_table(workdir / f"{NOISE}_summary.parquet")
+    assert list(noise["sample"]) == ["single", "batch"] and list(noise["n"]) == [40, 100]
+    for figure in FIGURES:
+        assert (workdir / figure).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_edits_rerun_exactly_what_they_change(workdir):
+    assert planned_jobs(workdir, *TARGETS) == {}
+    # a new seed for Figure 4: three new runs, then its collection and plot
+    write_config(workdir, {**TINY, "mlp": {**TINY["mlp"], "figure_4": {**RUN, "batch_sizes": [1, 5, 40], "seeds": [0, 1, 2]}}})
+    jobs = planned_jobs(workdir, *TARGETS)
+    assert jobs == {"train_mlp": 3, "collect_sgd_runs": 1, "plot_figure_4": 1}
+    # the evaluation schedule is a param of every run
+    write_config(workdir, {**TINY, "mlp": {**TINY["mlp"], "eval_points": 6}})
+    assert planned_jobs(workdir, *TARGETS)["train_mlp"] == 8
+    # the resolution of the figures reruns only the plots
+    write_config(workdir, {**TINY, "plot": {"formats": ["png"], "dpi": 60}})
+    assert planned_jobs(workdir, *TARGETS) == {"plot_learning_curves": 2, "plot_figure_4": 1, "plot_figure_9": 1}
+    write_config(workdir, TINY)
+
+
+@pytest.mark.slow
+def test_any_configuration_through_its_path_and_divergence_does_not_fail(workdir):
+    target = "results/runs/mnist5k/N40/eps1e+25_m0.9_B5_l20_T30_s3.parquet"
+    snakemake(workdir, "--cores", "1", target)
+    curve = read_table(workdir / target)
+    assert (curve["status"] == "diverged").all()
+    assert curve["step"].iloc[-1] == curve["diverged_step"].iloc[0] >= 1
+    assert curve["learning_rate"].iloc[0] == 1e25 and curve["seed"].iloc[0] == 3
+
+
+@pytest.mark.slow
+def test_non_canonical_numbers_in_a_path_are_refused(workdir):
+    proc = snakemake(workdir, "--cores", "1", "results/runs/mnist5k/N40/eps0.50_m0.9_B5_l20_T30_s0.parquet", check=False)
+    assert proc.returncode != 0
+    assert "write it as '0.5'" in proc.stdout
+
+
+def test_figure_9_batch_larger_than_its_training_set_is_refused(tmp_path):
+    write_config(tmp_path, {"mlp": {"figure_9": {"n_train": 20, "batch_size": 30}}})
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    assert "mlp.figure_9.batch_size: 30 is larger than the training set (20 images)" in proc.stdout

@@ -1,0 +1,116 @@
+# Stage 3, figures: the runs of Figures 3, 4 and 8 collected into one table per figure, and
+# Figures 3, 4, 8 and 9 drawn from those tables (plot: keys never rerun training).
+
+# The run tables of Figures 3, 4 and 8: every batch size and seed of mlp.figure_<k>.
+SGD_FIGURE_RUNS = {}
+for _k in ("3", "4", "8"):
+    _s = config["mlp"][f"figure_{_k}"]
+    SGD_FIGURE_RUNS[_k] = [
+        run_path(DATASET, _s["n_train"], _s["learning_rate"], _s["momentum"], b, _s["l2"], _s["steps"], seed)
+        for b in _s["batch_sizes"]
+        for seed in _s["seeds"]
+    ]
+
+
+rule collect_sgd_runs:
+    input:
+        runs=lambda wildcards: SGD_FIGURE_RUNS[wildcards.figure],
+        code=code("sgd", "tables"),
+    output:
+        runs=f"results/sgd/{DATASET}/figure_{{figure}}_runs.parquet",
+        final=f"results/sgd/{DATASET}/figure_{{figure}}_final.parquet",
+        summary=f"results/sgd/{DATASET}/figure_{{figure}}_summary.parquet",
+    log:
+        f"logs/collect_sgd_runs/{DATASET}_figure_{{figure}}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        figure="3|4|8",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../scripts/collect_sgd_runs.py"
+
+
+rule plot_learning_curves:
+    input:
+        runs=f"results/sgd/{DATASET}/figure_{{figure}}_runs.parquet",
+        code=code("figures_sgd"),
+    output:
+        figure=expand("results/figures/figure_{{figure}}.{ext}", ext=config["plot"]["formats"]),
+    params:
+        dpi=config["plot"]["dpi"],
+        title=lambda wildcards: {
+            "3": "Figure 3: small batch versus full batch",
+            "8": "Figure 8: small batch versus full batch with L2 regularisation",
+        }[wildcards.figure],
+    log:
+        "logs/plot_learning_curves/figure_{figure}.log",
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        figure="3|8",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/plot_learning_curves.py"
+
+
+rule plot_figure_4:
+    input:
+        final=f"results/sgd/{DATASET}/figure_4_final.parquet",
+        summary=f"results/sgd/{DATASET}/figure_4_summary.parquet",
+        code=code("figures_sgd"),
+    output:
+        figure=figure_paths("figure_4"),
+    params:
+        dpi=config["plot"]["dpi"],
+        title="Figure 4: test accuracy after training versus batch size",
+    log:
+        "logs/plot_figure_4/plot_figure_4.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/plot_figure_4.py"
+
+
+FIGURE_9 = config["mlp"]["figure_9"]
+FIGURE_9_TABLE = f"results/gradient_noise/{DATASET}/N{FIGURE_9['n_train']}_B{FIGURE_9['batch_size']}_s{FIGURE_9['seed']}"
+
+
+rule plot_figure_9:
+    input:
+        samples=f"{FIGURE_9_TABLE}_samples.parquet",
+        summary=f"{FIGURE_9_TABLE}_summary.parquet",
+        code=code("figures_sgd"),
+    output:
+        figure=figure_paths("figure_9"),
+    params:
+        dpi=config["plot"]["dpi"],
+        title="Figure 9",
+    log:
+        "logs/plot_figure_9/plot_figure_9.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/plot_figure_9.py"
+
+
+SGD_TARGETS = [
+    *[f"results/sgd/{DATASET}/figure_{k}_{kind}.parquet" for k in (3, 4, 8) for kind in ("runs", "final", "summary")],
+    f"{FIGURE_9_TABLE}_samples.parquet",
+    f"{FIGURE_9_TABLE}_summary.parquet",
+    *[path for k in (3, 4, 8, 9) for path in figure_paths(f"figure_{k}")],
+]

@@ -1,0 +1,72 @@
+# Stage 2 (paper Section 3): exact logistic-regression fits on random and informative labels
+# over a lambda grid, their Laplace evidence, and Figures 1 and 2.
+
+from bayes_sgd.logistic import lambda_grid
+
+try:
+    _grid = config["logistic"]["lambda_grid"]
+    LOGISTIC_LAMBDAS = lambda_grid(_grid["min"], _grid["max"], _grid["per_decade"])
+except ValueError as err:
+    raise WorkflowError(f"Invalid configuration: logistic.lambda_grid: {err}") from None
+
+
+rule fit_logistic_regression:
+    input:
+        dataset="results/data/{dataset}.parquet",
+        task="results/tasks/{dataset}/binary.parquet",
+        code=code("logistic", "evidence", "tables"),
+    output:
+        fits="results/logistic/{dataset}/fits.parquet",
+        summary="results/logistic/{dataset}/summary.parquet",
+        rescaling="results/logistic/{dataset}/rescaling.parquet",
+    params:
+        lambdas=LOGISTIC_LAMBDAS,
+        pixel_scale=config["logistic"]["pixel_scale"],
+        newton_tolerance=config["logistic"]["newton_tolerance"],
+        newton_max_iterations=config["logistic"]["newton_max_iterations"],
+        rescaling_lambda=config["logistic"]["rescaling_lambda"],
+        rescaling_factors=config["logistic"]["rescaling_factors"],
+    log:
+        "logs/fit_logistic_regression/{dataset}.log",
+    benchmark:
+        "benchmarks/fit_logistic_regression/{dataset}.tsv"
+    conda:
+        CONDA_ENV
+    wildcard_constraints:
+        dataset="mnist5k|mnist|fashion_mnist",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    script:
+        "../scripts/fit_logistic_regression.py"
+
+
+rule plot_figures_1_2:
+    input:
+        fits=f"results/logistic/{DATASET}/fits.parquet",
+        code=code("figures_logistic"),
+    output:
+        figure_1=figure_paths("figure_1"),
+        figure_2=figure_paths("figure_2"),
+    params:
+        dpi=config["plot"]["dpi"],
+    log:
+        "logs/plot_figures_1_2/plot_figures_1_2.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/plot_figures_1_2.py"
+
+
+LOGISTIC_TARGETS = [
+    f"results/logistic/{DATASET}/fits.parquet",
+    f"results/logistic/{DATASET}/summary.parquet",
+    f"results/logistic/{DATASET}/rescaling.parquet",
+    *figure_paths("figure_1"),
+    *figure_paths("figure_2"),
+]
