@@ -22,11 +22,15 @@ os.environ.update(
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/logistic.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/figures_sgd.smk"
+include: "workflow/rules/scaling.smk"
 
 
 rule all:
@@ -34,4 +38,5 @@ rule all:
         DATA_TARGETS,
         LOGISTIC_TARGETS,
         SGD_TARGETS,
+        SCALING_TARGETS,
     default_target: True

@@ -140,12 +140,14 @@ def test_predicted_optimum_batch_size_inverts_noise_scale():
 # ---- from run tables to curves ------------------------------------------------------------
 
 
-def test_final_rows_takes_the_last_step_of_each_run():
+def test_final_evaluations_take_the_last_step_of_each_run():
+    from bayes_sgd.sgd import final_evaluations
+
     base = synthetic_final(50, seeds=(0,), grid=[10, 100])
     runs = pd.concat(
         [base.assign(step=s, test_accuracy=base["test_accuracy"] - 0.1 * (s < 100)) for s in (100, 1, 10)]
     )
-    final = ns.final_rows(runs)
+    final = final_evaluations(runs)
     assert len(final) == 2
     assert (final["step"] == 100).all()
     np.testing.assert_allclose(final.sort_values("batch_size")["test_accuracy"], base["test_accuracy"])
@@ -264,6 +266,29 @@ def test_optimum_at_the_grid_edge_is_flagged_and_not_refined():
     assert opt["b_best"] == opt["b_opt"] == 1000
     assert np.isnan(opt["b_grid_above"])
     assert opt["optimum_noise_scale"] == 0.0
+
+
+def test_a_curve_that_never_trained_gets_no_optimum():
+    final = pd.concat(
+        [
+            synthetic_final(70.0, seeds=(0, 1), learning_rate=1.0),
+            synthetic_final(70.0, seeds=(0, 1), learning_rate=3.0, peak=0.12, curvature=0.001),
+        ]
+    )
+    optima, replicates = ns.optimum_batch_sizes(
+        final, seed=0, n_boot=50, untrained_accuracy=0.5, return_replicates=True
+    )
+    trained, dead = (optima.loc[optima["learning_rate"] == eps].iloc[0] for eps in (1.0, 3.0))
+    assert trained["trained"] and trained["b_opt"] == pytest.approx(70.0, rel=1e-9)
+    assert not dead["trained"] and dead["best_accuracy"] == pytest.approx(0.12, abs=1e-3)
+    for column in ("b_best", "b_opt", "b_opt_low", "b_opt_high", "optimum_noise_scale"):
+        assert np.isnan(dead[column]), column
+    assert not dead["at_grid_edge"]
+    assert replicates.loc[replicates["learning_rate"] == 3.0, "b_opt"].isna().all()
+    points = ns.scaling_points(optima, "learning_rate")
+    assert list(points["excluded_because"]) == ["", "never trained"]
+    # without the threshold the argmax of a flat chance-level curve would be reported as an optimum
+    assert ns.optimum_batch_sizes(final, seed=0, n_boot=50)["b_best"].notna().all()
 
 
 def test_diverged_runs_count_as_chance_not_as_their_last_evaluation():

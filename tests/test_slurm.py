@@ -1,41 +1,51 @@
 """The shipped SLURM profile drives a real single-node SLURM cluster on localhost.
 
-The workflows here are tiny throwaway Snakefiles written into a temporary directory; they
-run through profiles/slurm with the CI overrides of profiles/slurm-ci layered on top, the
-way CI runs the real workflow. Every snakemake run is killed after SNAKEMAKE_TIMEOUT_S: the
-plugin never returns if it ends up querying job status with sacct, which fails without
-slurmdbd.
+The first workflows here are tiny throwaway Snakefiles written into a temporary directory
+(proofs of the harness and the profile); then a tiny configuration of the real workflow runs
+on the cluster and is compared with a local run. All of them run through profiles/slurm with
+the CI overrides of profiles/slurm-ci layered on top. Every snakemake run is killed after
+SNAKEMAKE_TIMEOUT_S: the plugin never returns if it ends up querying job status with sacct,
+which fails without slurmdbd.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from bayes_sgd.logging_setup import job_origin
+from bayes_sgd.tables import read_table
 from slurm_fixture import cluster, slurm_cluster  # noqa: F401  (pytest fixture)
+from workflow_helpers import SNAKEFILE, snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "profiles"
 SNAKEMAKE_TIMEOUT_S = 300
 
 
-def snakemake_on_slurm(workdir: Path, slurm, *args: str) -> subprocess.CompletedProcess:
-    """Run snakemake in ``workdir`` through profiles/slurm + profiles/slurm-ci."""
-    argv = [
+def slurm_argv(*args: str) -> list[str]:
+    """snakemake through profiles/slurm + profiles/slurm-ci, killed after SNAKEMAKE_TIMEOUT_S."""
+    return [
         "timeout", "-s", "KILL", str(SNAKEMAKE_TIMEOUT_S),
         sys.executable, "-m", "snakemake",
         "--profile", str(PROFILES / "slurm"),
         "--workflow-profile", str(PROFILES / "slurm-ci"),
         *args,
     ]
+
+
+def snakemake_on_slurm(workdir: Path, slurm, *args: str) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir`` through profiles/slurm + profiles/slurm-ci."""
     return subprocess.run(
-        argv, cwd=workdir, env=slurm.env, capture_output=True, text=True,
+        slurm_argv(*args), cwd=workdir, env=slurm.env, capture_output=True, text=True,
         timeout=SNAKEMAKE_TIMEOUT_S + 30,
     )
 
@@ -48,14 +58,19 @@ def explain(done: subprocess.CompletedProcess, slurm) -> str:
     )
 
 
-def job_state(slurm, job_id: str) -> str:
+def scontrol_job(slurm, job_id: str) -> dict[str, str]:
+    """The fields of ``scontrol show job`` (key=value pairs)."""
     done = subprocess.run(
-        ["scontrol", "show", "job", job_id], env=slurm.env, capture_output=True,
+        ["scontrol", "--oneliner", "show", "job", job_id], env=slurm.env, capture_output=True,
         text=True, timeout=30,
     )
-    match = re.search(r"JobState=(\S+)", done.stdout)
-    assert match, f"scontrol knows no job {job_id}: {done.stdout}{done.stderr}"
-    return match.group(1)
+    fields = dict(re.findall(r"(\w+)=(\S*)", done.stdout))
+    assert "JobState" in fields, f"scontrol knows no job {job_id}: {done.stdout}{done.stderr}"
+    return fields
+
+
+def job_state(slurm, job_id: str) -> str:
+    return scontrol_job(slurm, job_id)["JobState"]
 
 
 TINY_WORKFLOW = """\
@@ -179,3 +194,119 @@ def test_cluster_refuses_a_host_name_off_loopback(getent_stdout, returncode, mes
     monkeypatch.setattr(cluster.subprocess, "run", fake_run)
     with pytest.raises(cluster.SlurmUnavailable, match=message):
         cluster.loopback_address("vm")
+
+
+def test_job_logs_start_with_the_slurm_job_id_and_host(monkeypatch):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("SLURM_STEP_ID", raising=False)
+    assert re.match(r"SLURM job id none on host \S+ \(pid \d+\)$", job_origin())
+    monkeypatch.setenv("SLURM_JOB_ID", "4711")
+    monkeypatch.setenv("SLURM_STEP_ID", "2")
+    assert job_origin().startswith("SLURM job id 4711 step 2 on host ")
+
+
+# The real workflow, tiny: Figure 4 from two runs (B = 5 and full batch) on 50 images.
+TINY_FIGURE_4 = {
+    "mlp": {
+        "hidden_units": 16,
+        "eval_points": 3,
+        "figure_4": {"n_train": 50, "learning_rate": 0.5, "momentum": 0.9, "steps": 30,
+                     "l2": 0.0, "batch_sizes": [5, 50], "seeds": [0]},
+    },
+    "plot": {"formats": ["png"], "dpi": 50},
+}
+RUNS = [f"results/runs/mnist5k/N50/eps0.5_m0.9_B{b}_l20_T30_s0.parquet" for b in (5, 50)]
+COLLECTED = [f"results/sgd/mnist5k/figure_4_{kind}.parquet" for kind in ("runs", "final", "summary")]
+TABLES = ["results/data/mnist5k.parquet", "results/subsets/mnist5k/N50_seed0.parquet", *RUNS, *COLLECTED]
+FIGURE_4 = "results/figures/figure_4.png"
+WALL_TIME_COLUMNS = ["seconds"]  # differ between any two runs; everything else must not
+JOB_ID = re.compile(r"SLURM job id (\S+) ")
+
+
+def slurm_job_id(log: Path) -> str:
+    """The SLURM job id a job's log starts with ('none' for a job run outside SLURM)."""
+    match = JOB_ID.search(log.read_text().splitlines()[0])
+    assert match, f"{log} does not start with its SLURM job id:\n{log.read_text()[:500]}"
+    return match.group(1)
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_real_workflow_on_slurm_equals_a_local_run(tmp_path, slurm_cluster):
+    on_slurm, local = tmp_path / "slurm", tmp_path / "local"
+    for workdir in (on_slurm, local):
+        write_config(workdir, TINY_FIGURE_4)
+
+    # The cluster run spends most of its time waiting for the plugin's status checks: do the
+    # local run meanwhile.
+    console = tmp_path / "slurm_console.txt"
+    with open(console, "w") as out:
+        proc = subprocess.Popen(slurm_argv("--snakefile", str(SNAKEFILE), FIGURE_4), cwd=on_slurm,
+                                env=slurm_cluster.env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        snakemake(local, "--cores", "1", FIGURE_4, timeout=SNAKEMAKE_TIMEOUT_S)
+    finally:
+        proc.wait(timeout=SNAKEMAKE_TIMEOUT_S + 30)  # `timeout -s KILL` ends it before that
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, "", console.read_text())
+    assert done.returncode == 0, explain(done, slurm_cluster)
+
+    # Compute jobs ran as SLURM jobs that completed; the two training runs in one group
+    # submission; collection and plot (local rules) in snakemake's own process.
+    logs = on_slurm / "logs"
+    train_ids = {slurm_job_id(logs / "train_mlp" / Path(run).relative_to("results/runs").with_suffix(".log"))
+                 for run in RUNS}
+    prepare_id = slurm_job_id(logs / "prepare_dataset" / "mnist5k.log")
+    assert len(train_ids) == 1, f"train_mlp jobs not in one group submission: {train_ids}"
+    (train_id,) = train_ids
+    assert train_id.isdigit() and prepare_id.isdigit() and train_id != prepare_id
+    assert job_state(slurm_cluster, train_id) == "COMPLETED"
+    # The group asked SLURM for what its runs declare (scaled from N, B and steps), both
+    # running at once: the CPUs and memory of both, the runtime of the longer.
+    declared = [dict(re.findall(r"(mem_mb|runtime)=(\d+)", line))
+                for line in done.stderr.splitlines() if line.startswith("        resources: ")]
+    assert len(declared) == 2 and all(int(d["mem_mb"]) > 100 for d in declared), declared  # not the CI default
+    job = scontrol_job(slurm_cluster, train_id)
+    assert job["NumCPUs"] == "2"
+    assert job["MinMemoryNode"] == f"{sum(int(d['mem_mb']) for d in declared)}M"
+    assert job["TimeLimit"] == f"00:{max(int(d['runtime']) for d in declared):02d}:00"
+    assert slurm_job_id(logs / "collect_sgd_runs" / "mnist5k_figure_4.log") == "none"
+    assert slurm_job_id(logs / "plot_figure_4" / "plot_figure_4.log") == "none"
+    assert slurm_job_id(local / "logs" / "prepare_dataset" / "mnist5k.log") == "none"
+
+    # The same tables as the local run, bit for bit apart from wall times.
+    for table in TABLES:
+        mine, theirs = (read_table(workdir / table) for workdir in (on_slurm, local))
+        pd.testing.assert_frame_equal(
+            mine.drop(columns=WALL_TIME_COLUMNS, errors="ignore"),
+            theirs.drop(columns=WALL_TIME_COLUMNS, errors="ignore"),
+            check_exact=True, obj=table,
+        )
+    final = read_table(on_slurm / COLLECTED[1])
+    assert sorted(final["batch_size"]) == [5, 50] and (final["step"] == final["steps"]).all()
+    assert (on_slurm / FIGURE_4).stat().st_size > 1000
+
+
+def test_training_resources_scale_with_the_run(tmp_path):
+    """train_mlp asks for the runtime and memory of its own size (the cost model the README
+    states: 0.35 ms + 0.028 ms x B per step, plus start-up and evaluations, x 3, at least 10
+    minutes; memory from N and B, x 1.5), not one size for all."""
+    write_config(tmp_path, {"mlp": {"eval_points": 25}})
+    runs = {  # (N, B, steps) -> path
+        (1000, 10, 10000): "results/runs/mnist5k/N1000/eps1_m0.9_B10_l20_T10000_s0.parquet",
+        (1000, 1000, 10000): "results/runs/mnist5k/N1000/eps1_m0.9_B1000_l20_T10000_s0.parquet",
+        (1000, 1000, 100000): "results/runs/mnist5k/N1000/eps0.1_m0.9_B1000_l20_T100000_s0.parquet",
+        (4000, 4000, 10000): "results/runs/mnist5k/N4000/eps1_m0.9_B4000_l20_T10000_s0.parquet",
+    }
+    out = snakemake(tmp_path, "-n", *runs.values(), timeout=SNAKEMAKE_TIMEOUT_S).stdout
+    declared = {}
+    for block in out.split("rule train_mlp:")[1:]:
+        output = re.search(r"output: (\S+)", block).group(1)
+        declared[output] = {k: int(v) for k, v in re.findall(r"\b(mem_mb|runtime)=(\d+)", block)}
+    for (n, b, steps), path in runs.items():
+        seconds = 60 + steps * (0.35e-3 + 0.028e-3 * b) + 27 * (n + 10_000) * 0.015e-3
+        megabytes = 1000 + (n + 10_000) * 784 * 4 / 1e6 + b * (784 + 3 * 800 + 30) * 4 / 1e6
+        assert declared[path]["runtime"] == max(10, math.ceil(3 * seconds / 60)), path
+        assert declared[path]["mem_mb"] == max(1000, math.ceil(1.5 * megabytes / 100) * 100), path
+    small, large, long, wide = (declared[path] for path in runs.values())
+    assert small["runtime"] == 10 < large["runtime"] < long["runtime"]  # grows with B and steps
+    assert small["mem_mb"] <= large["mem_mb"] < wide["mem_mb"]  # grows with B and N

@@ -728,3 +728,149 @@ def render_summary(rows: Sequence[ClaimResult], thresholds: ClaimThresholds | No
         for f in fields(ClaimThresholds):
             lines.append(f"- `{f.name}` = {getattr(thresholds, f.name)!r}: {f.metadata['meaning']}")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# The rest of the report: optimum batch sizes, scaling-rule fits, settings; HTML for the report
+# --------------------------------------------------------------------------------------------
+
+_SWEEP_SYMBOL = {"learning_rate": "eps", "n_train": "N", "momentum": "m"}
+_SWEEP_FIGURE = {"learning_rate": "5", "n_train": "6", "momentum": "7"}
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{_g(low)}, {_g(high)}]" if np.isfinite(low) and np.isfinite(high) else "-"
+
+
+def render_optima(optima: dict[str, pd.DataFrame]) -> str:
+    """Markdown table of every curve's optimum, from the optimum tables of the sweeps.
+
+    ``optima``: swept column -> :func:`bayes_sgd.noise_scale.scaling_points` output of that
+    sweep (the ``optima.parquet`` tables of the workflow).
+    """
+    lines = [
+        "| Figure | Curve | Updates | Grid of B | Seeds | Best grid B | Its accuracy (seed mean +- std) "
+        "| Refined B_opt [bootstrap interval] | g_opt [interval] | In the fit |",
+        "|---|---|---:|---|---:|---:|---|---|---|---|",
+    ]
+    for sweep, table in optima.items():
+        for _, r in table.sort_values(sweep).iterrows():
+            std = r["best_accuracy_std"]
+            accuracy = _pct(r["best_accuracy"]) + (f" +- {_pct(std)}" if np.isfinite(std) else "")
+            located = np.isfinite(r["b_opt"])
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        _SWEEP_FIGURE[sweep],
+                        f"{_SWEEP_SYMBOL[sweep]} = {r[sweep]:g}",
+                        f"{int(r['steps'])}",
+                        f"{r['b_grid_min']:g} to {r['b_grid_max']:g} ({int(r['n_batch_sizes'])})",
+                        f"{int(r['n_seeds'])}",
+                        f"{r['b_best']:g}" if located else "none",
+                        accuracy,
+                        f"{_g(r['b_opt'])} {_interval(r['b_opt_low'], r['b_opt_high'])}" if located else "none",
+                        (
+                            f"{_g(r['optimum_noise_scale'])} "
+                            f"{_interval(r['optimum_noise_scale_low'], r['optimum_noise_scale_high'])}"
+                            if located
+                            else "none"
+                        ),
+                        "yes" if r["used"] else f"no ({r['excluded_because']})",
+                    ]
+                )
+                + " |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def render_fits(fits: pd.DataFrame) -> str:
+    """Markdown table of the log-log fits of B_opt (the ``fits.parquet`` tables, concatenated)."""
+    lines = [
+        "| Figure | B_opt against | Interval method | Slope [interval] | Optima used | Range of x | Note |",
+        "|---|---|---|---|---:|---|---|",
+    ]
+    for _, r in fits.iterrows():
+        if r["fitted"]:
+            slope = f"{r['slope']:.2f} {_interval(r['slope_low'], r['slope_high'])}"
+            span = f"{r['x_min']:g} to {r['x_max']:g}"
+        else:
+            slope, span = "not fitted", "-"
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(c)
+                for c in (
+                    _SWEEP_FIGURE[r["sweep"]],
+                    r["x"],
+                    {"t": "Student t", "bootstrap": "seed bootstrap"}.get(r["method"], r["method"]),
+                    slope,
+                    int(r["n_points"]),
+                    span,
+                    r["reason"],
+                )
+            )
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _inline_html(text: str) -> str:
+    import html
+    import re
+
+    out = html.escape(text, quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+
+
+def markdown_to_html(text: str, title: str) -> str:
+    """A standalone HTML page from the Markdown subset :func:`render_summary` and the report use.
+
+    Handles ``#`` headings, paragraphs, ``-`` bullet lists, pipe tables (``\\|`` is a literal
+    bar), inline code and bold; everything else is escaped text.
+    """
+    import html
+    import re
+
+    body, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+        elif m := re.match(r"(#{1,6}) (.*)", line):
+            level = len(m.group(1))
+            body.append(f"<h{level}>{_inline_html(m.group(2))}</h{level}>")
+            i += 1
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                cells = re.split(r"(?<!\\)\|", lines[i].strip())[1:-1]
+                rows.append([c.strip().replace("\\|", "|") for c in cells])
+                i += 1
+            head, rest = rows[0], [r for r in rows[1:] if not all(set(c) <= set("-:") for c in r)]
+            body.append("<table>")
+            body.append("<tr>" + "".join(f"<th>{_inline_html(c)}</th>" for c in head) + "</tr>")
+            for r in rest:
+                body.append("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in r) + "</tr>")
+            body.append("</table>")
+        elif line.startswith("- "):
+            body.append("<ul>")
+            while i < len(lines) and lines[i].startswith("- "):
+                body.append(f"<li>{_inline_html(lines[i][2:])}</li>")
+                i += 1
+            body.append("</ul>")
+        else:
+            para = []
+            while i < len(lines) and lines[i].strip() and not re.match(r"(#{1,6} |\||- )", lines[i]):
+                para.append(lines[i])
+                i += 1
+            body.append(f"<p>{_inline_html(' '.join(para))}</p>")
+    style = (
+        "body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top}th{background:#eee}"
+    )
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

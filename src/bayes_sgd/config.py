@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from .datasets import DATASETS, TRAIN_SPLIT_SIZE
+from .sweeps import check_sweeps
 
 MNIST5K_PER_CLASS = 500
 MNIST5K_CLASSES = 10
@@ -65,7 +66,10 @@ def check_config(config: dict[str, Any]) -> None:
     - ``data.mnist5k_test_per_class`` must leave images in every class;
     - in every section that has ``n_train`` (or ``n_train_values``) and ``batch_sizes``, each
       batch size must be between 1 and the section's (largest) training-set size, and every
-      training-set size at most the dataset's training pool.
+      training-set size at most the dataset's training pool;
+    - in the ``scaling:`` sweeps (:func:`bayes_sgd.sweeps.check_sweeps`), every curve's swept
+      value is distinct, its batch sizes lie in ``[1, N]``, its ``N`` is at most the pool and
+      its learning rate gives at least one update.
     """
     dataset = config.get("dataset")
     if dataset not in DATASETS:
@@ -92,3 +96,15 @@ def check_config(config: dict[str, Any]) -> None:
                 raise ConfigError(
                     f"{path}.batch_sizes: batch size {b} is larger than the training set ({max(sizes)} images)"
                 )
+    scaling = config.get("scaling")
+    if scaling:
+        for i, curve in enumerate(scaling.get("n_train_sweep", {}).get("curves", [])):
+            if not 0 < curve["n_train"] <= pool:
+                raise ConfigError(
+                    f"scaling.n_train_sweep.curves.{i}.n_train: {curve['n_train']} training images requested, "
+                    f"{dataset} has {pool} in its training pool"
+                )
+        problems = check_sweeps(scaling)
+        if problems:
+            key, message = problems[0]
+            raise ConfigError(f"{key}: {message}")

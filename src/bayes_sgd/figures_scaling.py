@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from bayes_sgd import noise_scale as ns
 from bayes_sgd.noise_scale import LogLogFit
@@ -87,12 +88,19 @@ def plot_optimum_vs_sweep(ax, points: pd.DataFrame, sweep: str, fit: LogLogFit |
     ``points``: :func:`bayes_sgd.noise_scale.scaling_points` output (``x``, ``b_opt``,
     ``b_opt_low``, ``b_opt_high``, ``b_best``, ``used``, ``excluded_because``). Error bars:
     seed-bootstrap interval. Points not used in the fit (grid edge, below ``min_x``) are hollow.
-    ``fit``: drawn over the used range, together with the slope-1 line through the same points.
+    Curves without an optimum (``b_opt`` NaN: they never trained) are not drawn; a note in the
+    corner names them. ``fit``: drawn over the used range, with the slope-1 line through the
+    same points.
     """
+    ticks = np.unique(points["x"].to_numpy(dtype=float))
+    located = np.isfinite(points["b_opt"].to_numpy(dtype=float))
+    missing = points.loc[~located]
+    points = points.loc[located]
     used = points["used"].to_numpy(dtype=bool)
+    edge_reasons = sorted(set(points.loc[~used, "excluded_because"]))
     for mask, face, label in (
         (used, "C0", "refined optimum (seed bootstrap)"),
-        (~used, "none", "not fitted"),
+        (~used, "none", f"not fitted ({', '.join(edge_reasons)})"),
     ):
         p = points.loc[mask]
         if len(p) == 0:
@@ -109,7 +117,8 @@ def plot_optimum_vs_sweep(ax, points: pd.DataFrame, sweep: str, fit: LogLogFit |
             capsize=3,
             label=label,
         )
-    ax.plot(points["x"], points["b_best"], "_", color="0.4", ms=10, mew=1.5, label="best grid batch size")
+    if len(points):
+        ax.plot(points["x"], points["b_best"], "_", color="0.4", ms=10, mew=1.5, label="best grid batch size")
     if fit is not None:
         xs = np.geomspace(fit.x_min, fit.x_max, 50)
         interval = (
@@ -117,8 +126,16 @@ def plot_optimum_vs_sweep(ax, points: pd.DataFrame, sweep: str, fit: LogLogFit |
         )
         ax.plot(xs, fit.predict(xs), "-", color="C3", lw=1.3, label=f"fit: slope {fit.slope:.2f} {interval}")
         ax.plot(xs, fit.predict_slope1(xs), "--", color="0.3", lw=1.0, label="slope 1 (B_opt proportional)")
+    if len(missing):
+        values = ", ".join(f"{v:g}" for v in missing["x"])
+        ax.text(
+            0.01, 0.01, f"no optimum (never trained) at x = {values}", transform=ax.transAxes, fontsize=7, va="bottom"
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # labelled minor ticks of a short log axis overlap
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])  # one labelled tick per curve of the sweep
     ax.set_xlabel(ns.SWEEP_LABEL[sweep])
     ax.set_ylabel(r"optimum batch size $B_{opt}$")
     ax.grid(True, which="major", alpha=0.3)

@@ -14,7 +14,6 @@ that is B_opt is proportional to ``eps``, to ``N`` and to ``1 / (1 - m)``.
 This module measures those rules on tables of finished training runs:
 
 * :func:`noise_scale`, :func:`predicted_optimum_batch_size`: the formulas above.
-* :func:`final_rows`: the last evaluation of every run from the per-run tables.
 * :func:`batch_size_curves`: seed-mean test accuracy per (curve, batch size).
 * :func:`optimum_batch_sizes`: per curve, the best grid batch size, a seed-bootstrap interval
   for it, and a refined optimum from a local quadratic in ``log B``.
@@ -24,12 +23,15 @@ This module measures those rules on tables of finished training runs:
 
 Conventions. A *curve* is one setting of the curve keys (by default dataset, ``n_train``,
 ``learning_rate``, ``momentum``, ``l2``, ``steps``) swept over ``batch_size`` and ``seed``.
+The final rows of runs (one per run) come from :func:`bayes_sgd.sgd.final_evaluations`.
 Accuracies are fractions in [0, 1]. Logarithms are natural. **Diverged runs** (``status ==
 "diverged"``) are scored at ``diverged_accuracy`` (default 0.1, chance for ten balanced
 classes), not at the accuracy of their last evaluation: a network whose loss became
 non-finite no longer predicts anything, and its last finite evaluation would credit an
 unstable run with an accuracy it cannot keep. Pass ``diverged_accuracy=None`` to use the
-recorded ``test_accuracy`` instead (it must then be finite).
+recorded ``test_accuracy`` instead (it must then be finite). **Curves that never train**
+(best seed-mean accuracy at most ``untrained_accuracy``, e.g. every run stuck at chance with
+dead ReLUs) get no optimum: their argmax would only pick the luckiest chance-level point.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ SWEEP_ABSCISSA = {
     "n_train": lambda t: np.asarray(t["n_train"], dtype=float),
     "momentum": lambda t: 1.0 / (1.0 - np.asarray(t["momentum"], dtype=float)),
 }
+
+#: The abscissa of each scaling rule, as a column name.
+SWEEP_X_NAME = {"learning_rate": "learning_rate", "n_train": "n_train", "momentum": "1/(1-momentum)"}
 
 #: Axis label of each abscissa.
 SWEEP_LABEL = {
@@ -129,18 +134,6 @@ def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise KeyError(f"{what}: missing column(s) {missing}; have {list(table.columns)}")
-
-
-def final_rows(runs: pd.DataFrame, curve_keys: Sequence[str] = DEFAULT_CURVE_KEYS) -> pd.DataFrame:
-    """The last evaluation (largest ``step``) of every run in concatenated MLP run tables.
-
-    A run is one setting of ``curve_keys + ("batch_size", "seed")``. Returns one row per run
-    with all input columns, sorted by the run keys.
-    """
-    keys = [*curve_keys, "batch_size", "seed"]
-    _require(runs, [*keys, "step"], "final_rows")
-    last = runs.sort_values([*keys, "step"]).groupby(keys, sort=True, dropna=False).tail(1)
-    return last.reset_index(drop=True)
 
 
 def scored_accuracy(
@@ -281,6 +274,22 @@ def _curve_seed(seed: int, key) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), zlib.crc32(text.encode())])
 
 
+#: Columns of the optimum table that locate the optimum (NaN for a curve that never trained).
+_OPTIMUM_LOCATION_COLUMNS = (
+    "b_best",
+    "b_grid_below",
+    "b_grid_above",
+    "b_best_low",
+    "b_best_high",
+    "b_opt",
+    "b_opt_low",
+    "b_opt_high",
+    "optimum_noise_scale",
+    "optimum_noise_scale_low",
+    "optimum_noise_scale_high",
+)
+
+
 def optimum_batch_sizes(
     final: pd.DataFrame,
     curve_keys: Sequence[str] = DEFAULT_CURVE_KEYS,
@@ -289,6 +298,7 @@ def optimum_batch_sizes(
     n_boot: int = 2000,
     confidence: float = 0.95,
     diverged_accuracy: float | None = DEFAULT_DIVERGED_ACCURACY,
+    untrained_accuracy: float | None = None,
     return_replicates: bool = False,
 ):
     """Optimum batch size of every curve, with a seed-bootstrap interval.
@@ -312,6 +322,11 @@ def optimum_batch_sizes(
     * ``optimum_noise_scale`` (``g`` at ``b_opt``) and its interval
       ``optimum_noise_scale_low``/``_high`` (from ``b_opt_high``/``b_opt_low``: ``g`` falls
       as ``B`` grows).
+
+    * ``trained``: False when ``untrained_accuracy`` is given and the best seed-mean accuracy
+      is at most it (a curve that never trained, all of it near chance). Such a curve has no
+      optimum: every batch-size and noise-scale column above is NaN (``best_accuracy`` is
+      kept) and ``at_grid_edge`` is False; its bootstrap replicates are NaN too.
 
     Randomness: each curve's resampling uses ``SeedSequence([seed, crc32(curve key)])``.
 
@@ -350,6 +365,7 @@ def optimum_batch_sizes(
         )
         at_best = matrix[:, best]
         at_best = at_best[np.isfinite(at_best)]
+        trained = untrained_accuracy is None or bool(mean[best] > untrained_accuracy)
         row = dict(zip(keys, key))
         row.update(
             n_batch_sizes=int(batch_sizes.size),
@@ -372,13 +388,18 @@ def optimum_batch_sizes(
             optimum_noise_scale_high=noise_scale(eps, n_train, b_opt_low, momentum),
             n_boot=int(n_boot),
             confidence=float(confidence),
+            trained=trained,
         )
+        if not trained:
+            for column in _OPTIMUM_LOCATION_COLUMNS:
+                row[column] = np.nan
+            row["at_grid_edge"] = False
         rows.append(row)
         if return_replicates:
             rep = pd.DataFrame({k: [v] * n_boot for k, v in zip(keys, key)})
             rep["replicate"] = np.arange(n_boot)
-            rep["b_best"] = batch_sizes[boot_best]
-            rep["b_opt"] = _to_batch_size(boot_log_opt, batch_sizes)
+            rep["b_best"] = batch_sizes[boot_best] if trained else np.nan
+            rep["b_opt"] = _to_batch_size(boot_log_opt, batch_sizes) if trained else np.nan
             replicate_frames.append(rep)
     optima = pd.DataFrame(rows)
     if return_replicates:
@@ -550,8 +571,9 @@ def scaling_points(
     ``sweep`` is ``"learning_rate"`` (``x = eps``), ``"n_train"`` (``x = N``) or ``"momentum"``
     (``x = 1/(1-m)``). Returns ``optima`` (already restricted to the sweep, see
     :func:`select_sweep`) with ``x`` and ``used`` columns and ``excluded_because``: ``""``,
-    ``"grid edge"`` (the optimum is at the end of its grid, so only a bound) or
-    ``"x below min_x"`` (e.g. the paper's N rule holds only above N of about 20,000).
+    ``"never trained"`` (``trained`` is False: no optimum), ``"grid edge"`` (the optimum is at
+    the end of its grid, so only a bound) or ``"x below min_x"`` (e.g. the paper's N rule holds
+    only above N of about 20,000).
     """
     if sweep not in SWEEP_ABSCISSA:
         raise ValueError(f"scaling_points: unknown sweep {sweep!r}; one of {sorted(SWEEP_ABSCISSA)}")
@@ -559,8 +581,10 @@ def scaling_points(
     points = optima.copy()
     points["x"] = SWEEP_ABSCISSA[sweep](points)
     reason = np.full(len(points), "", dtype=object)
+    if "trained" in points.columns:
+        reason[~points["trained"].to_numpy(dtype=bool)] = "never trained"
     if min_x is not None:
-        reason[points["x"].to_numpy() < min_x] = "x below min_x"
+        reason[(points["x"].to_numpy() < min_x) & (reason == "")] = "x below min_x"
     if exclude_grid_edge:
         edge = points["at_grid_edge"].to_numpy(dtype=bool)
         reason[edge & (reason == "")] = "grid edge"

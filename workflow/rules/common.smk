@@ -79,3 +79,83 @@ def dataset_params(wildcards):
         }
     checksums = MNIST_SHA256 if wildcards.dataset == "mnist" else FASHION_MNIST_SHA256
     return {"checksums": checksums}
+
+
+# --- cluster resources of train_mlp (workflow/rules/train.smk) ---
+# A cost model of one run, so that a cluster gets a runtime and memory request that grows with
+# the run (N, B, steps) instead of one size for all. Measured on one core of the development
+# machine (float32, 800 hidden units): a step costs about 0.35 ms + 0.028 ms x B; one
+# evaluation passes the N training and up to 10,000 test images forward at about 0.015 ms each;
+# reading the dataset and importing take well under a minute. Memory: about 1 GB for Python,
+# NumPy and the dataset table of full MNIST, 784 float32 per training or test image, and the
+# batch workspace (inputs, three hidden-layer arrays, outputs) per example of a batch (measured
+# peaks on full MNIST: 1.0 GB at N = 1,000, B = 1,000; 1.2 GB at N = 50,000, B = 5,000).
+# The requests are the estimate times a safety factor, with a floor, and double with every
+# attempt (profiles/slurm resubmits a failed job once, e.g. after TIMEOUT or OUT_OF_MEMORY).
+
+TRAIN_RUNTIME_SAFETY = 3.0
+TRAIN_RUNTIME_FLOOR_MIN = 10
+TRAIN_MEM_SAFETY = 1.5
+TRAIN_MEM_FLOOR_MB = 1000
+MAX_TEST_IMAGES = 10_000
+
+
+def train_mlp_seconds(n_train, batch_size, steps, eval_points):
+    """Estimated wall time in seconds of one train_mlp job on one core."""
+    startup = 60.0
+    stepping = steps * (0.35e-3 + 0.028e-3 * batch_size)
+    evaluating = (eval_points + 2) * (n_train + MAX_TEST_IMAGES) * 0.015e-3
+    return startup + stepping + evaluating
+
+
+def train_mlp_megabytes(n_train, batch_size):
+    """Estimated peak memory in MB of one train_mlp job."""
+    inputs = (n_train + MAX_TEST_IMAGES) * 784 * 4 / 1e6
+    workspace = batch_size * (784 + 3 * 800 + 3 * 10) * 4 / 1e6
+    return 1000.0 + inputs + workspace
+
+
+def train_mlp_runtime(wildcards, attempt):
+    """runtime (minutes) of a train_mlp job: the estimate x safety, floored, x attempt."""
+    seconds = train_mlp_seconds(
+        int(wildcards.n_train), int(wildcards.batch_size), int(wildcards.steps), config["mlp"]["eval_points"]
+    )
+    minutes = max(TRAIN_RUNTIME_FLOOR_MIN, -(-TRAIN_RUNTIME_SAFETY * seconds // 60))
+    return int(minutes) * attempt
+
+
+def train_mlp_mem_mb(wildcards, attempt):
+    """mem_mb of a train_mlp job: the estimate x safety, rounded up to 100 MB, x attempt."""
+    megabytes = TRAIN_MEM_SAFETY * train_mlp_megabytes(int(wildcards.n_train), int(wildcards.batch_size))
+    return max(TRAIN_MEM_FLOOR_MB, int(-(-megabytes // 100) * 100)) * attempt
+
+
+# --- scaling and report (workflow/rules/scaling.smk; report flags for every figure rule) ---
+
+from bayes_sgd.sweeps import SWEEP_FIGURES, SWEEP_SECTIONS, sweep_curves, sweep_runs
+
+
+def scaling_run_paths(sweep):
+    """The run tables of one scaling sweep: every curve at each of its batch sizes and seeds."""
+    return [
+        run_path(DATASET, r.n_train, r.learning_rate, r.momentum, r.batch_size, r.l2, r.steps, r.seed)
+        for r in sweep_runs(config["scaling"], sweep)
+    ]
+
+
+def scaling_analysis_params(wildcards):
+    """The settings of the optimum-batch-size analysis (the same for every sweep)."""
+    s = config["scaling"]
+    return {
+        k: s[k]
+        for k in ("diverged_accuracy", "untrained_accuracy", "bootstrap_seed", "bootstrap_replicates", "confidence")
+    }
+
+
+def report_figure(paths, caption, category):
+    """``paths`` (one figure in each plot format) with the one the HTML report shows (PNG, else SVG,
+    else PDF) flagged for ``snakemake --report``, captioned by workflow/report/<caption>.rst."""
+    formats = config["plot"]["formats"]
+    shown = next(ext for ext in ("png", "svg", "pdf") if ext in formats)
+    flag = dict(caption=f"../report/{caption}.rst", category=category)
+    return [report(path, **flag) if path.endswith(f".{shown}") else path for path in paths]

@@ -24,6 +24,7 @@ rule collect_sgd_runs:
         f"logs/collect_sgd_runs/{DATASET}_figure_{{figure}}.log",
     conda:
         CONDA_ENV
+    localrule: True
     wildcard_constraints:
         figure="3|4|8",
     threads: 1
@@ -39,7 +40,11 @@ rule plot_learning_curves:
         runs=f"results/sgd/{DATASET}/figure_{{figure}}_runs.parquet",
         code=code("figures_sgd"),
     output:
-        figure=expand("results/figures/figure_{{figure}}.{ext}", ext=config["plot"]["formats"]),
+        figure=report_figure(
+            expand("results/figures/figure_{{figure}}.{ext}", ext=config["plot"]["formats"]),
+            "plot_learning_curves",
+            "Figures 3-4, 8-9: SGD and the batch size",
+        ),
     params:
         dpi=config["plot"]["dpi"],
         title=lambda wildcards: {
@@ -50,6 +55,7 @@ rule plot_learning_curves:
         "logs/plot_learning_curves/figure_{figure}.log",
     conda:
         CONDA_ENV
+    localrule: True
     wildcard_constraints:
         figure="3|8",
     threads: 1
@@ -66,7 +72,7 @@ rule plot_figure_4:
         summary=f"results/sgd/{DATASET}/figure_4_summary.parquet",
         code=code("figures_sgd"),
     output:
-        figure=figure_paths("figure_4"),
+        figure=report_figure(figure_paths("figure_4"), "plot_figure_4", "Figures 3-4, 8-9: SGD and the batch size"),
     params:
         dpi=config["plot"]["dpi"],
         title="Figure 4: test accuracy after training versus batch size",
@@ -74,6 +80,7 @@ rule plot_figure_4:
         "logs/plot_figure_4/plot_figure_4.log",
     conda:
         CONDA_ENV
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,
@@ -92,7 +99,7 @@ rule plot_figure_9:
         summary=f"{FIGURE_9_TABLE}_summary.parquet",
         code=code("figures_sgd"),
     output:
-        figure=figure_paths("figure_9"),
+        figure=report_figure(figure_paths("figure_9"), "plot_figure_9", "Figures 3-4, 8-9: SGD and the batch size"),
     params:
         dpi=config["plot"]["dpi"],
         title="Figure 9",
@@ -100,6 +107,7 @@ rule plot_figure_9:
         "logs/plot_figure_9/plot_figure_9.log",
     conda:
         CONDA_ENV
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

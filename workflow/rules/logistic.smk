@@ -47,14 +47,15 @@ rule plot_figures_1_2:
         fits=f"results/logistic/{DATASET}/fits.parquet",
         code=code("figures_logistic"),
     output:
-        figure_1=figure_paths("figure_1"),
-        figure_2=figure_paths("figure_2"),
+        figure_1=report_figure(figure_paths("figure_1"), "figure_1", "Figures 1-2: logistic regression"),
+        figure_2=report_figure(figure_paths("figure_2"), "figure_2", "Figures 1-2: logistic regression"),
     params:
         dpi=config["plot"]["dpi"],
     log:
         "logs/plot_figures_1_2/plot_figures_1_2.log",
     conda:
         CONDA_ENV
+    localrule: True
     threads: 1
     resources:
         mem_mb=1000,

@@ -53,9 +53,9 @@ rule train_mlp:
         seed=r"\d+",
     threads: 1
     resources:
-        mem_mb=3000,
-        # minutes: about twice the measured single-thread cost on the 2-core development machine
-        runtime=lambda wc: max(5, int(2 * (int(wc.steps) * (0.5e-3 + 3e-5 * int(wc.batch_size)) + 60) / 60) + 1),
+        # scaled from N, B and steps by a cost model, doubled on a retry (common.smk)
+        mem_mb=train_mlp_mem_mb,
+        runtime=train_mlp_runtime,
     script:
         "../scripts/train_mlp.py"
 

@@ -1,0 +1,134 @@
+"""Estimate the single-core hours of the MLP runs of a configuration, before running anything.
+
+Every distinct run of Figures 3, 4 and 8 and of the scaling sweeps of Figures 5-7 (a run
+shared by several figures counted once, as the workflow runs it once) is costed with
+:class:`bayes_sgd.sweeps.CostModel`:
+
+    seconds = overhead + steps * (per_step + per_example * B) + evaluations * per_image * (N + n_test)
+
+The default coefficients were measured on the development machine (one BLAS thread per job);
+``--measure`` times the step and the evaluation on this machine instead (about ten seconds).
+The logistic-regression stage (Figures 1-2) and Figure 9 take minutes and are not counted.
+
+Usage::
+
+    python scripts/estimate_paper_cost.py                          # config/paper.yaml
+    python scripts/estimate_paper_cost.py config/config.yaml --cores 2
+    python scripts/estimate_paper_cost.py --measure
+
+Prints a Markdown table (core-hours per figure, the longest single run) and the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from bayes_sgd.config import check_config, train_pool_size, validate_schema  # noqa: E402
+from bayes_sgd.sweeps import (  # noqa: E402
+    SWEEP_FIGURES,
+    SWEEP_SECTIONS,
+    CostModel,
+    estimate_cost,
+    figure_runs,
+    sweep_runs,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+TEST_SET_SIZE = {"mnist": 10000, "fashion_mnist": 10000}
+
+
+def load_config(path: Path) -> dict:
+    """The configuration with the schema's defaults filled in, checked as the workflow checks it."""
+    from snakemake.utils import validate
+
+    config = yaml.safe_load(path.read_text())
+    validate_schema(config, SCHEMA)
+    validate(config, str(SCHEMA))
+    check_config(config)
+    return config
+
+
+def measure_cost_model(repeats: int = 3) -> CostModel:
+    """Time one SGD step at B = 10 and 1000 and one evaluation on this machine, one thread."""
+    from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise
+    from bayes_sgd.sgd import sample_batch, sgd_step
+
+    rng = np.random.default_rng(0)
+    arch = Architecture()
+    n = 1000
+    X = (rng.random((n, arch.n_inputs), dtype=np.float32) * (rng.random((n, arch.n_inputs)) < 0.2)).astype(np.float32)
+    y = rng.integers(0, arch.n_classes, size=n)
+    w = initialise(arch, rng)
+
+    def step_seconds(b: int) -> float:
+        v = np.zeros_like(w)
+        ws = GradientWorkspace(arch, b)
+        inner = max(5, 2000 // b)
+        best = np.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(inner):
+                ws.load(X, y, sample_batch(rng, n, b) if b < n else None) if b < n else ws.load(X, y)
+                sgd_step(ws, w, v, 1e-3, 0.9)
+            best = min(best, (time.perf_counter() - start) / inner)
+        return best
+
+    small, large = step_seconds(10), step_seconds(1000)
+    per_example = (large - small) / 990
+    per_step = small - 10 * per_example
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        evaluate(arch, w * 1e-3, X, y)
+        best = min(best, time.perf_counter() - start)
+    return CostModel(per_step=per_step, per_example=per_example, per_image=best / n)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("config", nargs="?", default=str(REPO / "config" / "paper.yaml"), help="configuration file")
+    parser.add_argument("--cores", type=int, default=None, help="also print the wall-time floor on this many cores")
+    parser.add_argument("--measure", action="store_true", help="time the step and evaluation on this machine")
+    args = parser.parse_args()
+
+    config = load_config(Path(args.config))
+    dataset = config["dataset"]
+    n_test = 10 * config["data"]["mnist5k_test_per_class"] if dataset == "mnist5k" else TEST_SET_SIZE[dataset]
+    model = measure_cost_model() if args.measure else CostModel()
+    groups = {"Figures 3, 4, 8": figure_runs(config["mlp"])}
+    for sweep, figure in SWEEP_FIGURES.items():
+        groups[f"Figure {figure} ({SWEEP_SECTIONS[sweep]})"] = sweep_runs(config["scaling"], sweep)
+    table = estimate_cost(groups, model, n_test=n_test, eval_points=config["mlp"]["eval_points"])
+
+    print(f"configuration: {args.config} (dataset {dataset}, training pool {train_pool_size(config)}, test set {n_test})")
+    print(
+        f"cost model ({'measured here' if args.measure else 'development machine'}): "
+        f"{model.per_step * 1e3:.3f} ms + {model.per_example * 1e3:.4f} ms x B per step, "
+        f"{model.per_image * 1e6:.1f} us per evaluated image, {model.overhead:g} s per run"
+    )
+    print()
+    print("| runs of | runs | not run by an earlier row | core-hours | longest run (hours) |")
+    print("|---|---:|---:|---:|---:|")
+    for row in table.itertuples():
+        print(f"| {row.group} | {row.runs} | {row.new_runs} | {row.core_hours:.2f} | {row.longest_run_hours:.2f} |")
+    total = table.iloc[-1]
+    print()
+    print(f"total: {total['core_hours']:.1f} core-hours of MLP training ({int(total['new_runs'])} runs)")
+    if args.cores:
+        floor = max(total["core_hours"] / args.cores, total["longest_run_hours"])
+        print(f"wall-time floor on {args.cores} cores: {floor:.2f} hours (perfect packing, no other work)")
+
+
+if __name__ == "__main__":
+    main()
