@@ -37,8 +37,10 @@ def test_bad_config_fails_before_any_job(tmp_path, overrides, message):
 
 
 @pytest.mark.parametrize("configfile", ["config.yaml", "paper.yaml"])
-def test_dry_run_plans_both_configs(tmp_path, configfile, mnist_dir):
-    overrides = {"data": {"mnist_dir": str(mnist_dir)}} if configfile == "paper.yaml" else {}
+def test_dry_run_plans_both_configs(tmp_path, configfile, request):
+    overrides = {}
+    if configfile == "paper.yaml":
+        overrides = {"data": {"mnist_dir": str(request.getfixturevalue("mnist_dir"))}}
     config = write_config(tmp_path, overrides, base=REPO / "config" / configfile)
     jobs = planned_jobs(tmp_path)
     assert jobs["prepare_dataset"] == 1 and jobs["all"] == 1

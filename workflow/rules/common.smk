@@ -25,8 +25,13 @@ CONDA_ENV = "../../envs/bayes_sgd.yaml"
 
 
 def code(*modules):
-    """Package modules a rule depends on, as inputs (editing one reruns its jobs)."""
-    return [str(SRC / f"{module}.py") for module in modules]
+    """Package modules a rule depends on, as inputs (editing one reruns its jobs).
+
+    The paths are relative to the working directory, so moving a checkout together with its
+    results/ (or running it from a differently spelled path) does not change the set of inputs
+    and does not retrain anything.
+    """
+    return [os.path.relpath(SRC / f"{module}.py") for module in modules]
 
 
 def fmt(x):
