@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -303,7 +304,10 @@ def test_training_resources_scale_with_the_run(tmp_path):
         output = re.search(r"output: (\S+)", block).group(1)
         declared[output] = {k: int(v) for k, v in re.findall(r"\b(mem_mb|runtime)=(\d+)", block)}
     for (n, b, steps), path in runs.items():
-        seconds = 60 + steps * (0.35e-3 + 0.028e-3 * b) + 27 * (n + 10_000) * 0.015e-3
+        # 60 s start-up + the cost model: 3 s, 0.35 ms + 0.028 ms x B per step, 0.02 ms per
+        # image of each evaluation (step 0, 25 log-spaced steps, the last; unique)
+        evaluations = len(set(np.rint(np.logspace(0, np.log10(steps), 25)).astype(int)) | {0, steps})
+        seconds = 60 + 3 + steps * (0.35e-3 + 0.028e-3 * b) + evaluations * (n + 10_000) * 0.02e-3
         megabytes = 1000 + (n + 10_000) * 784 * 4 / 1e6 + b * (784 + 3 * 800 + 30) * 4 / 1e6
         assert declared[path]["runtime"] == max(10, math.ceil(3 * seconds / 60)), path
         assert declared[path]["mem_mb"] == max(1000, math.ceil(1.5 * megabytes / 100) * 100), path

@@ -87,30 +87,35 @@ def dataset_params(wildcards):
 
 
 # --- cluster resources of train_mlp (workflow/rules/train.smk) ---
-# A cost model of one run, so that a cluster gets a runtime and memory request that grows with
-# the run (N, B, steps) instead of one size for all. Measured on one core of the development
-# machine (float32, 800 hidden units): a step costs about 0.35 ms + 0.028 ms x B; one
-# evaluation passes the N training and up to 10,000 test images forward at about 0.015 ms each;
-# reading the dataset and importing take well under a minute. Memory: about 1 GB for Python,
+# The cost model of one run (bayes_sgd.sweeps.CostModel, measured on one core of the
+# development machine: a step costs about 0.35 ms + 0.028 ms x B, an evaluation about 0.02 ms
+# per image), so that a cluster gets a runtime and memory request that grows with the run
+# (N, B, steps) instead of one size for all. Memory: about 1 GB for Python,
 # NumPy and the dataset table of full MNIST, 784 float32 per training or test image, and the
 # batch workspace (inputs, three hidden-layer arrays, outputs) per example of a batch (measured
 # peaks on full MNIST: 1.0 GB at N = 1,000, B = 1,000; 1.2 GB at N = 50,000, B = 5,000).
 # The requests are the estimate times a safety factor, with a floor, and double with every
 # attempt (profiles/slurm resubmits a failed job once, e.g. after TIMEOUT or OUT_OF_MEMORY).
 
+from bayes_sgd.sweeps import CostModel, Run
+
 TRAIN_RUNTIME_SAFETY = 3.0
 TRAIN_RUNTIME_FLOOR_MIN = 10
 TRAIN_MEM_SAFETY = 1.5
 TRAIN_MEM_FLOOR_MB = 1000
 MAX_TEST_IMAGES = 10_000
+TRAIN_STARTUP_S = 60.0
 
 
 def train_mlp_seconds(n_train, batch_size, steps, eval_points):
-    """Estimated wall time in seconds of one train_mlp job on one core."""
-    startup = 60.0
-    stepping = steps * (0.35e-3 + 0.028e-3 * batch_size)
-    evaluating = (eval_points + 2) * (n_train + MAX_TEST_IMAGES) * 0.015e-3
-    return startup + stepping + evaluating
+    """Estimated wall time in seconds of one train_mlp job on one core.
+
+    The single-core cost of the run (sweeps.CostModel, the model the paper-cost estimate uses)
+    with the largest test set, plus a start-up allowance for a cluster node (Python, imports,
+    reading the dataset table from a shared file system).
+    """
+    run = Run(int(n_train), 1.0, 0.0, int(batch_size), 0.0, int(steps), 0)
+    return TRAIN_STARTUP_S + CostModel().run_seconds(run, n_test=MAX_TEST_IMAGES, eval_points=eval_points)
 
 
 def train_mlp_megabytes(n_train, batch_size):
