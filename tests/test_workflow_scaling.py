@@ -17,23 +17,16 @@ import yaml
 from bayes_sgd import claims
 from bayes_sgd.sweeps import CostModel, Run, check_sweeps, estimate_cost, figure_runs, sweep_runs
 from bayes_sgd.tables import read_provenance, read_table
-from workflow_helpers import REPO, planned_jobs, snakemake, write_config
+from workflow_helpers import TINY_MLP, TINY_RUN, REPO, planned_jobs, snakemake, write_config
 
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
-RUN = dict(n_train=40, learning_rate=0.5, momentum=0.9, steps=30, l2=0.0)
+RUN = TINY_RUN
 TINY = {
     "logistic": {"lambda_grid": {"min": 1.0e-8, "max": 1.0e3, "per_decade": 1}},
-    "mlp": {
-        "hidden_units": 16,
-        "eval_points": 5,
-        "figure_3": {**RUN, "batch_sizes": [5, 40], "seeds": [0]},
-        "figure_4": {**RUN, "batch_sizes": [1, 5, 40], "seeds": [0, 1]},
-        "figure_8": {**RUN, "l2": 0.1, "batch_sizes": [5, 40], "seeds": [0]},
-        "figure_9": {"n_train": 40, "batch_size": 5, "n_batches": 100, "seed": 0},
-    },
+    "mlp": TINY_MLP,
     "scaling": {
         "untrained_accuracy": 0.15,
         "bootstrap_replicates": 200,

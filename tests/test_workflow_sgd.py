@@ -5,18 +5,11 @@ import pytest
 
 from bayes_sgd.sgd import CONFIG_COLUMNS, CURVE_COLUMNS, evaluation_steps
 from bayes_sgd.tables import read_provenance, read_table
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import TINY_MLP, TINY_RUN, planned_jobs, snakemake, write_config
 
-RUN = dict(n_train=40, learning_rate=0.5, momentum=0.9, steps=30, l2=0.0)
+RUN = TINY_RUN
 TINY = {
-    "mlp": {
-        "hidden_units": 16,
-        "eval_points": 5,
-        "figure_3": {**RUN, "batch_sizes": [5, 40], "seeds": [0]},
-        "figure_4": {**RUN, "batch_sizes": [1, 5, 40], "seeds": [0, 1]},
-        "figure_8": {**RUN, "l2": 0.1, "batch_sizes": [5, 40], "seeds": [0]},
-        "figure_9": {"n_train": 40, "batch_size": 5, "n_batches": 100, "seed": 0},
-    },
+    "mlp": TINY_MLP,
     "plot": {"formats": ["png"], "dpi": 50},
 }
 TABLES = [f"results/sgd/mnist5k/figure_{k}_{kind}.parquet" for k in (3, 4, 8) for kind in ("runs", "final", "summary")]

@@ -19,6 +19,18 @@ SNAKEFILE = REPO / "Snakefile"
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
+#: A tiny MLP run (40 images, 30 updates) and the mlp: section of a tiny configuration whose
+#: Figures 3, 4, 8 and 9 run in seconds; workflow tests build their configurations from it.
+TINY_RUN = dict(n_train=40, learning_rate=0.5, momentum=0.9, steps=30, l2=0.0)
+TINY_MLP = {
+    "hidden_units": 16,
+    "eval_points": 5,
+    "figure_3": {**TINY_RUN, "batch_sizes": [5, 40], "seeds": [0]},
+    "figure_4": {**TINY_RUN, "batch_sizes": [1, 5, 40], "seeds": [0, 1]},
+    "figure_8": {**TINY_RUN, "l2": 0.1, "batch_sizes": [5, 40], "seeds": [0]},
+    "figure_9": {"n_train": 40, "batch_size": 5, "n_batches": 100, "seed": 0},
+}
+
 
 def merge(base: dict, overrides: dict) -> dict:
     """``base`` updated recursively by ``overrides`` (mappings merged, other values replaced)."""
