@@ -2,7 +2,7 @@
 
 Every distinct run of Figures 3, 4 and 8 and of the scaling sweeps of Figures 5-7 (a run
 shared by several figures counted once, as the workflow runs it once) is costed with
-:class:`bayes_sgd.sweeps.CostModel`:
+:class:`bayes_sgd.resources.CostModel`:
 
     seconds = overhead + steps * (per_step + per_example * B) + evaluations * per_image * (N + n_test)
 
@@ -33,30 +33,17 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from bayes_sgd.config import check_config, train_pool_size, validate_schema  # noqa: E402
-from bayes_sgd.sweeps import (  # noqa: E402
-    SWEEP_FIGURES,
-    SWEEP_SECTIONS,
-    CostModel,
-    estimate_cost,
-    figure_runs,
-    sweep_runs,
-)
+from bayes_sgd.config import train_pool_size, validate_config  # noqa: E402
+from bayes_sgd.resources import CostModel, estimate_cost  # noqa: E402
+from bayes_sgd.sweeps import SWEEPS, figure_runs, sweep_runs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 TEST_SET_SIZE = {"mnist": 10000, "fashion_mnist": 10000}
 
 
 def load_config(path: Path) -> dict:
     """The configuration with the schema's defaults filled in, checked as the workflow checks it."""
-    from snakemake.utils import validate
-
-    config = yaml.safe_load(path.read_text())
-    validate_schema(config, SCHEMA)
-    validate(config, str(SCHEMA))
-    check_config(config)
-    return config
+    return validate_config(yaml.safe_load(path.read_text()))
 
 
 def measure_cost_model(repeats: int = 3) -> CostModel:
@@ -107,8 +94,8 @@ def main() -> None:
     n_test = 10 * config["data"]["mnist5k_test_per_class"] if dataset == "mnist5k" else TEST_SET_SIZE[dataset]
     model = measure_cost_model() if args.measure else CostModel()
     groups = {"Figures 3, 4, 8": figure_runs(config["mlp"])}
-    for sweep, figure in SWEEP_FIGURES.items():
-        groups[f"Figure {figure} ({SWEEP_SECTIONS[sweep]})"] = sweep_runs(config["scaling"], sweep)
+    for sweep, registered in SWEEPS.items():
+        groups[f"Figure {registered.figure} ({registered.section})"] = sweep_runs(config["scaling"], sweep)
     table = estimate_cost(groups, model, n_test=n_test, eval_points=config["mlp"]["eval_points"])
 
     print(f"configuration: {args.config} (dataset {dataset}, training pool {train_pool_size(config)}, test set {n_test})")

@@ -1,9 +1,12 @@
 """The scaling sweeps (Figures 5-7), their analysis, the g figure, the claims report and
 ``snakemake --report``, end to end through python -m snakemake on a tiny configuration; plus
-the checks of the ``scaling:`` configuration and the cost estimate."""
+the default and paper configurations of the sweeps and the cost estimate. (Bad ``scaling:``
+configurations are tested in-process in test_config.py.)"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import subprocess
 import sys
 from dataclasses import fields
@@ -15,7 +18,9 @@ import pytest
 import yaml
 
 from bayes_sgd import claims
-from bayes_sgd.sweeps import CostModel, Run, check_sweeps, estimate_cost, figure_runs, sweep_runs
+from bayes_sgd.config import sweep_problems, train_pool_size, validate_config
+from bayes_sgd.resources import CostModel, estimate_cost
+from bayes_sgd.sweeps import Run, figure_runs, sweep_runs
 from bayes_sgd.tables import read_provenance, read_table
 from workflow_helpers import TINY_MLP, TINY_RUN, REPO, planned_jobs, snakemake, write_config
 
@@ -58,6 +63,8 @@ TINY = {
 }
 SWEEPS = ("learning_rate", "n_train", "momentum")
 SCALING = "results/scaling/mnist5k"
+FIGURES = "results/figures/mnist5k"
+SUMMARY = "results/summary/mnist5k"
 # Figure 4: 6 runs (Figure 3's are among them), Figure 8: 2; the sweeps add 12 + 6 + 6, the rest
 # of their curves are Figure 4's runs.
 DISTINCT_RUNS = 32
@@ -90,13 +97,14 @@ def tiny_runs(sweep):
 # ---- configuration ---------------------------------------------------------------------------
 
 
-def test_claim_thresholds_in_the_schema_match_the_package():
+def test_claim_thresholds_are_the_schema_section_and_take_its_defaults():
     schema = SCHEMA["properties"]["scaling"]["properties"]["claims"]["properties"]
-    defaults = {f.name: f.default for f in fields(claims.ClaimThresholds)}
-    assert set(schema) == set(defaults)
-    for name, default in defaults.items():
-        assert schema[name]["default"] == default, name
-        assert DEFAULT["scaling"]["claims"][name] == default and PAPER["scaling"]["claims"][name] == default
+    assert [f.name for f in fields(claims.ClaimThresholds)] == list(schema)
+    assert all(f.default is dataclasses.MISSING for f in fields(claims.ClaimThresholds))  # no copy in code
+    defaults = claims.ClaimThresholds.defaults()
+    for name, entry in schema.items():
+        assert getattr(defaults, name) == entry["default"], name
+        assert claims.ClaimThresholds.meanings()[name] == " ".join(entry["description"].split())
 
 
 def test_schema_defaults_are_the_default_configuration():
@@ -121,7 +129,7 @@ def test_default_sweeps_share_runs_with_figure_4_and_each_other():
     assert {r for r in n if r.n_train == 1000} <= lr  # the N = 1000 curve is the eps = 0.1 curve
     assert {r for r in m if r.momentum == 0.9} <= figure_4
     # every grid of the default configuration holds each batch size at most once, within [1, N]
-    assert check_sweeps(s) == []
+    assert list(sweep_problems(s, train_pool_size(validate_config(copy.deepcopy(DEFAULT))), "mnist5k")) == []
 
 
 def test_paper_configuration_follows_the_paper():
@@ -134,56 +142,7 @@ def test_paper_configuration_follows_the_paper():
     assert max(c["n_train"] for c in n["curves"]) == 50000 and len(n["seeds"]) == 5
     m = [c["momentum"] for c in s["momentum_sweep"]["curves"]]
     assert min(m) == 0.0 and max(m) >= 0.95
-    assert check_sweeps(s) == []
-
-
-def sweep_overrides(**changes):
-    """TINY's learning-rate sweep with ``changes``."""
-    return {"scaling": {"learning_rate_sweep": {**TINY["scaling"]["learning_rate_sweep"], **changes}}}
-
-
-@pytest.mark.parametrize(
-    "overrides, message",
-    [
-        (
-            sweep_overrides(curves=[{"learning_rate": 0.5, "batch_sizes": [5, 50]}]),
-            "scaling.learning_rate_sweep.curves.0.batch_sizes: batch size 50 is outside [1, 40]",
-        ),
-        (
-            sweep_overrides(
-                curves=[{"learning_rate": 0.5, "batch_sizes": [5]}, {"learning_rate": 0.5, "batch_sizes": [10]}]
-            ),
-            "scaling.learning_rate_sweep.curves: a learning_rate value appears in more than one curve",
-        ),
-        (
-            sweep_overrides(steps_at_unit_learning_rate=1, curves=[{"learning_rate": 4.0, "batch_sizes": [5]}]),
-            "scaling.learning_rate_sweep.curves.0.learning_rate: learning rate 4 with steps_at_unit_learning_rate 1 gives 0 updates",
-        ),
-        (
-            sweep_overrides(curves=[{"learning_rate": 0.5, "batch_sizes": [5, 5]}]),
-            "scaling.learning_rate_sweep.curves.0.batch_sizes: [5, 5] has non-unique elements",
-        ),
-        (
-            sweep_overrides(curves=[{"learning_rate": 0.5, "batch_size": [5]}]),
-            "scaling.learning_rate_sweep.curves.0.batch_size: unknown configuration key",
-        ),
-        (
-            {"scaling": {"n_train_sweep": {"curves": [{"n_train": 5000, "batch_sizes": [50]}]}}},
-            "scaling.n_train_sweep.curves.0.n_train: 5000 training images requested, mnist5k has 4000 in its training pool",
-        ),
-        (
-            {"scaling": {"momentum_sweep": {"curves": [{"momentum": 1.0, "batch_sizes": [50]}]}}},
-            "scaling.momentum_sweep.curves.0.momentum: 1.0 is greater than or equal to the maximum of 1",
-        ),
-        ({"scaling": {"claims": {"min_gap": -1}}}, "scaling.claims.min_gap: -1 is less than the minimum of 0"),
-    ],
-)
-def test_bad_scaling_config_fails_before_any_job(tmp_path, overrides, message):
-    write_config(tmp_path, overrides)
-    proc = snakemake(tmp_path, "-n", check=False)
-    assert proc.returncode != 0
-    assert "Invalid configuration: " + message in proc.stdout, proc.stdout[-2000:]
-    assert not (tmp_path / "results").exists()
+    assert list(sweep_problems(s, 60000, "mnist")) == []
 
 
 # ---- the cost estimate -----------------------------------------------------------------------
@@ -209,17 +168,6 @@ def test_estimate_script_prints_the_paper_total():
     assert "config/paper.yaml (dataset mnist" in proc.stdout
     total = [line for line in proc.stdout.splitlines() if line.startswith("total:")]
     assert len(total) == 1 and float(total[0].split()[1]) > 10  # tens of core-hours on full MNIST
-
-
-# ---- the report renderer ---------------------------------------------------------------------
-
-
-def test_markdown_to_html_renders_the_report_subset():
-    text = "# Title\n\nA `key` and **bold**.\n\n| a | b \\| c |\n|---|---|\n| 1 < 2 | x |\n\n- one\n- two\n"
-    html = claims.markdown_to_html(text, "T")
-    assert "<h1>Title</h1>" in html and "<code>key</code>" in html and "<strong>bold</strong>" in html
-    assert "<th>b | c</th>" in html and "<td>1 &lt; 2</td>" in html
-    assert html.count("<li>") == 2 and html.count("<tr>") == 2
 
 
 # ---- end to end ------------------------------------------------------------------------------
@@ -314,24 +262,29 @@ def test_fits_use_exactly_the_interior_optima(workdir, sweep):
 @pytest.mark.slow
 def test_figures_and_claims_report(workdir):
     for name in ("figure_5", "figure_6", "figure_7", "figure_noise_scale"):
-        assert (workdir / f"results/figures/{name}.png").stat().st_size > 5000, name
-    summary = (workdir / "results/summary.md").read_text()
-    table = read_table(workdir / "results/claims.parquet")
-    assert list(table["claim_id"]) == list(claims.STATEMENTS)
+        assert (workdir / f"{FIGURES}/{name}.png").stat().st_size > 5000, name
+    summary = (workdir / f"{SUMMARY}/summary.md").read_text()
+    table = read_table(workdir / f"{SUMMARY}/claims.parquet")
+    assert list(table["claim_id"]) == list(claims.CLAIMS)
     assert set(table["verdict"]) <= set(claims.VERDICTS)
     for _, row in table.iterrows():  # one line per claim, with its statement and exactly one verdict
         lines = [line for line in summary.splitlines() if f"`{row['claim_id']}`" in line]
         assert len(lines) == 1
         cells = [c.strip() for c in lines[0].strip("|").split(" | ")]
         assert cells[-1].strip("*") == row["verdict"]
-        assert claims.STATEMENTS[row["claim_id"]][1] in lines[0]
+        assert claims.CLAIMS[row["claim_id"]].statement in lines[0]
     # the N rule is claimed above N = 20,000: not reachable on mnist5k
     n_rule = table.set_index("claim_id").loc["optimum_proportional_to_training_set_size"]
     assert n_rule["verdict"] == claims.NOT_MEASURED
     assert "## Optimum batch size of every curve" in summary and "## Scaling-rule fits" in summary
-    assert summary.count("| 5 | eps = ") == 3 and summary.count("| 6 | N = ") == 2 and summary.count("| 7 | m = ") == 2
-    html = (workdir / "results/summary.html").read_text()
-    assert html.startswith("<!DOCTYPE html>") and html.count("<code>") >= len(claims.STATEMENTS)
+    optima_lines = [line for line in summary.split("## Optimum batch size")[1].splitlines() if line.startswith("| ")]
+    curves = [" ".join(line.strip("|").split("|")[1].split()) for line in optima_lines[1:]]
+    assert sum(c.startswith("eps = ") for c in curves) == 3 and sum(c.startswith("N = ") for c in curves) == 2
+    assert sum(c.startswith("m = ") for c in curves) == 2
+    html = (workdir / f"{SUMMARY}/summary.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count("<code>") >= len(claims.CLAIMS)
+    for name in claims.TABLES:  # the report names the file behind every claim
+        assert f"`{name}`" in summary
 
 
 @pytest.mark.slow
@@ -394,7 +347,7 @@ def test_analysis_recovers_a_planted_proportional_optimum(tmp_path):
                 write_planted_run(tmp_path, eps, b, seed, steps, accuracy)
     # a diverged run whose last finite evaluation looked excellent: scored as chance
     write_planted_run(tmp_path, 0.5, 2, 1, 30, 0.99, status="diverged")
-    targets = [f"{SCALING}/learning_rate/fits.parquet", "results/figures/figure_5.png"]
+    targets = [f"{SCALING}/learning_rate/fits.parquet", f"{FIGURES}/figure_5.png"]
     assert planned_jobs(tmp_path, *targets) == {"analyse_scaling_sweep": 1, "plot_scaling_figure": 1}
     snakemake(tmp_path, "--cores", "1", *targets)
 
@@ -409,9 +362,10 @@ def test_analysis_recovers_a_planted_proportional_optimum(tmp_path):
     assert diverged["n_diverged"] == 1
     assert diverged["mean_accuracy"] == pytest.approx((0.9 - 0.02 * np.log(2 / 10) ** 2 + 0.1) / 2)
     fits = read_table(tmp_path / f"{SCALING}/learning_rate/fits.parquet").set_index("method")
+    assert fits["min_x"].isna().all()  # the learning-rate sweep has one fit region
     for method in ("t", "bootstrap"):
         assert fits.loc[method, "fitted"] and fits.loc[method, "n_points"] == 3
         assert fits.loc[method, "slope"] == pytest.approx(1.0, abs=1e-9)
         assert fits.loc[method, "intercept_slope1"] == pytest.approx(np.log(20.0), abs=1e-9)
     assert fits.loc["bootstrap", "slope_low"] == pytest.approx(1.0, abs=1e-9)
-    assert (tmp_path / "results/figures/figure_5.png").stat().st_size > 5000
+    assert (tmp_path / f"{FIGURES}/figure_5.png").stat().st_size > 5000

@@ -1,9 +1,10 @@
-"""Verdicts on the paper's claims, for the claims report (``results/summary.md``).
+"""Verdicts on the paper's claims: pure functions from the computed tables to one line each.
 
 Each claim of Smith & Le (2018) that this project measures has an id, the paper's statement,
-an explicit criterion with numeric thresholds (:class:`ClaimThresholds`, configurable), and a
-function from the computed tables to a :class:`ClaimResult`: the measured value as text and a
-verdict, one of
+the figure it comes from, the names of the tables it reads (:data:`TABLES`), an explicit
+criterion with numeric thresholds (:class:`ClaimThresholds`, whose values and defaults come
+from the ``scaling.claims`` section of the configuration schema), and a function from those
+tables to a :class:`ClaimResult`: the measured value as text and a verdict, one of
 
 * ``"holds"``: the criterion is met;
 * ``"does not hold"``: it was measured and the criterion is not met;
@@ -11,33 +12,55 @@ verdict, one of
   does not reach the claim's regime (e.g. no ``N`` above 20,000 on the 5,000-image dataset,
   or too few usable optima for a fit).
 
+A claim never recomputes an aggregate: it reads the rows of the one table that holds it (the
+per-curve accuracy-versus-B tables, the optima, the fits, the gradient-noise summary), the
+same rows the figures draw. Rendering is :mod:`bayes_sgd.report`'s business.
+
 "Clearly better" is used throughout in one sense: a difference in mean test accuracy larger
 than every seed standard deviation involved and than ``min_gap`` (which is the only bar with
-a single seed). Accuracies are fractions in [0, 1].
+a single seed). Accuracies are fractions in [0, 1]; a diverged run counts at
+``scaling.diverged_accuracy`` (chance) in every curve (see :mod:`bayes_sgd.noise_scale`).
 
-Input tables (column names are collected in the block below so that they can be adapted):
+**Adding a claim** is one pure function and one registration::
 
-* ``logistic``: one row per (label kind, lambda) of the logistic-regression sweep (paper
-  Section 3): label kind, lambda, train/test accuracy, mean train/test cross-entropy and the
-  log evidence ratio ``ln P(y|x;M) - ln P(y|x;NULL)`` (positive: the model beats the null).
-* curve tables: :func:`bayes_sgd.noise_scale.batch_size_curves` output (``batch_size``,
-  ``mean_accuracy``, ``std_accuracy``, ``n_seeds``, ``n_diverged`` plus the curve keys).
-* optimum tables: :func:`bayes_sgd.noise_scale.optimum_batch_sizes` output restricted to one
-  sweep (:func:`bayes_sgd.noise_scale.select_sweep`).
-* ``gradients``: samples of one softmax-layer weight's gradient at initialisation (Appendix C):
-  a batch-size column and a gradient-value column.
+    @claim("my_claim", "Fig. 4", "The paper's sentence.", inputs=("figure_4_curves",))
+    def claim_my_claim(curve: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
+        criterion = "..."
+        if curve is None:
+            return missing("my_claim", criterion, "no batch-size curve")
+        return result("my_claim", criterion, measured_text, HOLDS if ok else DOES_NOT_HOLD)
+
+The function receives the tables named in ``inputs`` (``None`` where one is absent), in that
+order, then the thresholds. A new input table gets a name in :data:`TABLES` (with what it
+holds) and a path in the ``summarise_claims`` rule's input; a new threshold gets an entry
+under ``scaling.claims`` in the schema (with its default and description) and a field in
+:class:`ClaimThresholds`. Claims are reported in registration order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayes_sgd import noise_scale as ns
+from bayes_sgd.config import schema_defaults, schema_descriptions
+from bayes_sgd.sweeps import get_sweep
+
+#: The tables claims read, by name: what each holds (rule and file in the workflow).
+TABLES: dict[str, str] = {
+    "logistic": "logistic-regression fits, one row per (label kind, lambda) (rule fit_logistic_regression)",
+    "figure_3_curves": "accuracy against B of Figure 3's runs (rule collect_sgd_runs)",
+    "figure_4_curves": "accuracy against B of Figure 4's runs (rule collect_sgd_runs)",
+    "figure_8_curves": "accuracy against B of Figure 8's runs (rule collect_sgd_runs)",
+    "learning_rate_optima": "optimum of every curve of Figure 5 (rule analyse_scaling_sweep)",
+    "learning_rate_fits": "log-log fits of Figure 5b (rule analyse_scaling_sweep)",
+    "n_train_fits": "log-log fits of Figure 6b (rule analyse_scaling_sweep)",
+    "momentum_fits": "log-log fits of Figure 7b (rule analyse_scaling_sweep)",
+    "gradient_noise": "normality statistics of Figure 9's gradients (rule compute_gradient_noise)",
+}
 
 # ---- Column names of the input tables (the one place to adapt them) ------------------------
 LOGISTIC_LABEL_KIND = "label_kind"
@@ -60,9 +83,6 @@ CURVE_L2 = "l2"
 OPTIMA_BEST_ACCURACY = "best_accuracy"
 OPTIMA_BEST_STD = "best_accuracy_std"
 OPTIMA_LEARNING_RATE = "learning_rate"
-
-GRADIENT_BATCH_SIZE = "batch_size"
-GRADIENT_VALUE = "gradient"
 # ---------------------------------------------------------------------------------------------
 
 HOLDS = "holds"
@@ -71,87 +91,42 @@ NOT_MEASURED = "not measured in this configuration"
 VERDICTS = (HOLDS, DOES_NOT_HOLD, NOT_MEASURED)
 
 
-def _threshold(default, meaning: str):
-    return field(default=default, metadata={"meaning": meaning})
-
-
 @dataclass(frozen=True)
 class ClaimThresholds:
-    """Every number a verdict depends on (all configurable; printed in the report)."""
+    """Every number a verdict depends on: the ``scaling.claims`` section of the configuration.
 
-    memorise_train_accuracy: float = _threshold(
-        0.99,
-        "Random labels: train accuracy at the weakest lambda at least this (paper: 100%).",
-    )
-    binary_chance: float = _threshold(
-        0.5,
-        "Chance accuracy of the two-class logistic task.",
-    )
-    chance_tolerance: float = _threshold(
-        0.05,
-        "Random labels: test accuracy within this of chance at the weakest lambda.",
-    )
-    generalise_test_accuracy: float = _threshold(
-        0.95,
-        "Informative labels: test accuracy at the evidence-maximising lambda at least this.",
-    )
-    evidence_margin_nats: float = _threshold(
-        1.0,
-        "Bayes factor bar, in nats: 'the model is preferred' means max_lambda ratio > "
-        "+margin; 'the null is preferred' means no lambda gives the model more than +margin.",
-    )
-    min_spearman: float = _threshold(
-        0.5,
-        "Evidence tracks test cross-entropy: Spearman correlation of the log evidence ratio "
-        "with minus the test cross-entropy across lambda at least this, for each label kind.",
-    )
-    min_gap: float = _threshold(
-        0.005,
-        "Smallest accuracy difference (fraction) that counts as 'clearly better'.",
-    )
-    small_batch_size: int = _threshold(
-        30,
-        "The small batch of Figures 3, 8 and 9.",
-    )
-    failure_batch_size: int = _threshold(
-        10,
-        "Figure 4: every grid B <= this must fail to train.",
-    )
-    failure_gap: float = _threshold(
-        0.10,
-        "'Fails to train': mean test accuracy at least this far below the curve's best.",
-    )
-    slope_tolerance: float = _threshold(
-        0.5,
-        "Proportionality: fitted log-log slope within 1 +- this, with its interval above 0.",
-    )
-    min_fit_points: int = _threshold(
-        3,
-        "Fewest usable (interior) optima for a scaling-rule fit; fewer: not measured.",
-    )
-    min_fit_span: float = _threshold(
-        2.5,
-        "Smallest ratio x_max / x_min of the usable optima for a scaling-rule fit; narrower: "
-        "not measured (the N rule on full MNIST can span at most 20,000 to 60,000, a factor 3).",
-    )
-    n_train_min: float = _threshold(
-        20000,
-        "The paper's B_opt ~ N holds only for N above about this.",
-    )
-    stable_learning_rate: float = _threshold(
-        3.0,
-        "Peak accuracy falls for learning rates above about this.",
-    )
-    l2_gap_fraction: float = _threshold(
-        0.5,
-        "L2 closes the gap: small-minus-full-batch gap with L2 at most this fraction of the "
-        "gap without it.",
-    )
-    gaussian_ratio: float = _threshold(
-        1.0,
-        "Batch gradients closer to Gaussian: KS distance of batch-B gradients at most this "
-        "times that of single-example gradients.",
-    )
+    The schema (``workflow/schemas/config.schema.yaml``) holds each threshold's default and
+    meaning; :meth:`defaults` and :meth:`meanings` read them there, so they are never repeated
+    here.
+    """
+
+    memorise_train_accuracy: float
+    binary_chance: float
+    chance_tolerance: float
+    generalise_test_accuracy: float
+    evidence_margin_nats: float
+    min_spearman: float
+    min_gap: float
+    small_batch_size: int
+    failure_batch_size: int
+    failure_gap: float
+    slope_tolerance: float
+    min_fit_points: int
+    min_fit_span: float
+    n_train_min: float
+    stable_learning_rate: float
+    l2_gap_fraction: float
+    gaussian_ratio: float
+
+    @classmethod
+    def defaults(cls, **overrides) -> "ClaimThresholds":
+        """The schema's defaults, with ``overrides``."""
+        return cls(**{**schema_defaults()["scaling"]["claims"], **overrides})
+
+    @staticmethod
+    def meanings() -> dict[str, str]:
+        """The meaning of each threshold: its description in the schema."""
+        return schema_descriptions("scaling.claims")
 
 
 @dataclass(frozen=True)
@@ -164,81 +139,52 @@ class ClaimResult:
     criterion: str
     measured: str
     verdict: str
+    tables: str = ""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {self.verdict!r}")
 
 
-#: The paper's statements, by claim id, with the figure they come from.
-STATEMENTS: dict[str, tuple[str, str]] = {
-    "random_labels_memorised": (
-        "Fig. 1a",
-        "With random labels, weakly regularised logistic regression memorises the training set "
-        "(train accuracy -> 100%) while test accuracy stays at chance.",
-    ),
-    "informative_labels_generalise": (
-        "Fig. 1b",
-        "With informative labels the model generalises to the test set.",
-    ),
-    "evidence_prefers_null_random": (
-        "Fig. 2a",
-        "With random labels the Bayesian evidence prefers the null model.",
-    ),
-    "evidence_prefers_model_informative": (
-        "Fig. 2b",
-        "With informative labels the evidence prefers the model over the null model.",
-    ),
-    "evidence_tracks_test_cross_entropy": (
-        "Fig. 2",
-        "The evidence tracks the test cross-entropy across the regularisation strength.",
-    ),
-    "small_batch_beats_full_batch": (
-        "Fig. 3",
-        "Small batches (B = 30) end clearly better than full batch (B = N) after 10,000 updates.",
-    ),
-    "interior_optimum_batch_size": (
-        "Fig. 4",
-        "Test accuracy has an interior optimum in the batch size.",
-    ),
-    "small_batches_fail": (
-        "Fig. 4",
-        "Batch sizes of about 10 or less fail to train at eps = 1, m = 0.9.",
-    ),
-    "optimum_proportional_to_learning_rate": (
-        "Fig. 5b",
-        "B_opt is proportional to the learning rate eps (over two orders of magnitude).",
-    ),
-    "peak_accuracy_falls_at_large_learning_rate": (
-        "Fig. 5a",
-        "The peak test accuracy drops once eps is above about 3.",
-    ),
-    "optimum_proportional_to_training_set_size": (
-        "Fig. 6b",
-        "B_opt is proportional to the training set size N once N is above about 20,000.",
-    ),
-    "optimum_proportional_to_inverse_one_minus_momentum": (
-        "Fig. 7b",
-        "B_opt is proportional to 1/(1 - m).",
-    ),
-    "l2_closes_the_gap": (
-        "Fig. 8",
-        "With L2 regularisation the gap between small and full batch largely closes.",
-    ),
-    "minibatch_gradients_gaussian": (
-        "Fig. 9",
-        "Gradients over batches of 30 are close to Gaussian, unlike single-example gradients.",
-    ),
-}
+@dataclass(frozen=True)
+class Claim:
+    """A registered claim: what the paper says, where, which tables it reads, how it is judged."""
+
+    claim_id: str
+    figure: str
+    statement: str
+    inputs: tuple[str, ...]
+    evaluate: Callable[..., ClaimResult]
 
 
-def _result(claim_id: str, criterion: str, measured: str, verdict: str) -> ClaimResult:
-    figure, statement = STATEMENTS[claim_id]
-    return ClaimResult(claim_id, figure, statement, criterion, measured, verdict)
+#: Every claim, by id, in the paper's order (filled by :func:`claim`).
+CLAIMS: dict[str, Claim] = {}
 
 
-def _missing(claim_id: str, criterion: str, why: str) -> ClaimResult:
-    return _result(claim_id, criterion, why, NOT_MEASURED)
+def claim(claim_id: str, figure: str, statement: str, *, inputs: Sequence[str]):
+    """Register the decorated function as the verdict of claim ``claim_id`` (module docstring)."""
+    unknown = [name for name in inputs if name not in TABLES]
+    if unknown:
+        raise ValueError(f"claim {claim_id}: unknown input table(s) {unknown}; add them to TABLES")
+
+    def register(function):
+        if claim_id in CLAIMS:
+            raise ValueError(f"claim {claim_id} registered twice")
+        CLAIMS[claim_id] = Claim(claim_id, figure, statement, tuple(inputs), function)
+        return function
+
+    return register
+
+
+def result(claim_id: str, criterion: str, measured: str, verdict: str) -> ClaimResult:
+    """The line of registered claim ``claim_id``, with its figure, statement and input tables."""
+    c = CLAIMS[claim_id]
+    return ClaimResult(claim_id, c.figure, c.statement, criterion, measured, verdict, ", ".join(c.inputs))
+
+
+def missing(claim_id: str, criterion: str, why: str) -> ClaimResult:
+    """Claim ``claim_id`` not measured, because ``why``."""
+    return result(claim_id, criterion, why, NOT_MEASURED)
 
 
 def _pct(a: float) -> str:
@@ -271,6 +217,12 @@ def _label_kind(logistic: pd.DataFrame | None, kind: str) -> pd.DataFrame | None
     return rows.sort_values(LOGISTIC_LAMBDA).reset_index(drop=True) if len(rows) else None
 
 
+@claim(
+    "random_labels_memorised",
+    "Fig. 1a",
+    'With random labels, weakly regularised logistic regression memorises the training set (train accuracy -> 100%) while test accuracy stays at chance.',
+    inputs=('logistic',),
+)
 def claim_random_labels_memorised(logistic: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
     """At the weakest lambda: train accuracy >= bar and |test accuracy - chance| <= tolerance."""
     cid = "random_labels_memorised"
@@ -280,14 +232,20 @@ def claim_random_labels_memorised(logistic: pd.DataFrame | None, t: ClaimThresho
     )
     rows = _label_kind(logistic, LOGISTIC_RANDOM)
     if rows is None:
-        return _missing(cid, criterion, "no random-label logistic table")
+        return missing(cid, criterion, "no random-label logistic table")
     weakest = rows.iloc[0]
     train, test = float(weakest[LOGISTIC_TRAIN_ACCURACY]), float(weakest[LOGISTIC_TEST_ACCURACY])
     ok = train >= t.memorise_train_accuracy and abs(test - t.binary_chance) <= t.chance_tolerance
     measured = f"lambda = {_g(weakest[LOGISTIC_LAMBDA])}: train {_pct(train)}, test {_pct(test)}"
-    return _result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
 
 
+@claim(
+    "informative_labels_generalise",
+    "Fig. 1b",
+    'With informative labels the model generalises to the test set.',
+    inputs=('logistic',),
+)
 def claim_informative_labels_generalise(logistic: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
     """Test accuracy at the evidence-maximising lambda >= bar (informative labels)."""
     cid = "informative_labels_generalise"
@@ -297,14 +255,20 @@ def claim_informative_labels_generalise(logistic: pd.DataFrame | None, t: ClaimT
     )
     rows = _label_kind(logistic, LOGISTIC_INFORMATIVE)
     if rows is None:
-        return _missing(cid, criterion, "no informative-label logistic table")
+        return missing(cid, criterion, "no informative-label logistic table")
     best = rows.loc[rows[LOGISTIC_EVIDENCE].idxmax()]
     test = float(best[LOGISTIC_TEST_ACCURACY])
     train = float(best[LOGISTIC_TRAIN_ACCURACY])
     measured = f"lambda = {_g(best[LOGISTIC_LAMBDA])}: test {_pct(test)}, train {_pct(train)}"
-    return _result(cid, criterion, measured, HOLDS if test >= t.generalise_test_accuracy else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if test >= t.generalise_test_accuracy else DOES_NOT_HOLD)
 
 
+@claim(
+    "evidence_prefers_null_random",
+    "Fig. 2a",
+    'With random labels the Bayesian evidence prefers the null model.',
+    inputs=('logistic',),
+)
 def claim_evidence_prefers_null_random(logistic: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
     """Random labels: max over lambda of the log evidence ratio <= +margin.
 
@@ -319,16 +283,22 @@ def claim_evidence_prefers_null_random(logistic: pd.DataFrame | None, t: ClaimTh
     )
     rows = _label_kind(logistic, LOGISTIC_RANDOM)
     if rows is None:
-        return _missing(cid, criterion, "no random-label logistic table")
+        return missing(cid, criterion, "no random-label logistic table")
     best = rows.loc[rows[LOGISTIC_EVIDENCE].idxmax()]
     value = float(best[LOGISTIC_EVIDENCE])
     measured = (
         f"max {_g(value)} nats at lambda = {_g(best[LOGISTIC_LAMBDA])}; "
         f"min {_g(rows[LOGISTIC_EVIDENCE].min())} nats"
     )
-    return _result(cid, criterion, measured, HOLDS if value <= t.evidence_margin_nats else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if value <= t.evidence_margin_nats else DOES_NOT_HOLD)
 
 
+@claim(
+    "evidence_prefers_model_informative",
+    "Fig. 2b",
+    'With informative labels the evidence prefers the model over the null model.',
+    inputs=('logistic',),
+)
 def claim_evidence_prefers_model_informative(
     logistic: pd.DataFrame | None, t: ClaimThresholds
 ) -> ClaimResult:
@@ -340,13 +310,19 @@ def claim_evidence_prefers_model_informative(
     )
     rows = _label_kind(logistic, LOGISTIC_INFORMATIVE)
     if rows is None:
-        return _missing(cid, criterion, "no informative-label logistic table")
+        return missing(cid, criterion, "no informative-label logistic table")
     best = rows.loc[rows[LOGISTIC_EVIDENCE].idxmax()]
     value = float(best[LOGISTIC_EVIDENCE])
     measured = f"max {_g(value)} nats at lambda = {_g(best[LOGISTIC_LAMBDA])}"
-    return _result(cid, criterion, measured, HOLDS if value > t.evidence_margin_nats else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if value > t.evidence_margin_nats else DOES_NOT_HOLD)
 
 
+@claim(
+    "evidence_tracks_test_cross_entropy",
+    "Fig. 2",
+    'The evidence tracks the test cross-entropy across the regularisation strength.',
+    inputs=('logistic',),
+)
 def claim_evidence_tracks_test_cross_entropy(
     logistic: pd.DataFrame | None, t: ClaimThresholds
 ) -> ClaimResult:
@@ -374,9 +350,9 @@ def claim_evidence_tracks_test_cross_entropy(
         )
         rhos.append(rho)
     if not rhos:
-        return _missing(cid, criterion, "no logistic table with at least three lambdas")
+        return missing(cid, criterion, "no logistic table with at least three lambdas")
     ok = all(np.isfinite(r) and r >= t.min_spearman for r in rhos)
-    return _result(cid, criterion, "; ".join(parts), HOLDS if ok else DOES_NOT_HOLD)
+    return result(cid, criterion, "; ".join(parts), HOLDS if ok else DOES_NOT_HOLD)
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,19 +394,31 @@ def _clearly_better_criterion(t: ClaimThresholds) -> str:
     )
 
 
+@claim(
+    "small_batch_beats_full_batch",
+    "Fig. 3",
+    'Small batches (B = 30) end clearly better than full batch (B = N) after 10,000 updates.',
+    inputs=('figure_3_curves',),
+)
 def claim_small_batch_beats_full_batch(curve: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
-    """Figure 3: mean accuracy at B = small clearly above B = N (one curve, no L2)."""
+    """Figure 3: mean accuracy at B = small clearly above B = N, on Figure 3's own curve."""
     cid = "small_batch_beats_full_batch"
     criterion = f"B = {t.small_batch_size} clearly better than B = N; " + _clearly_better_criterion(t)
     if curve is None or len(curve) == 0:
-        return _missing(cid, criterion, "no batch-size curve")
+        return missing(cid, criterion, "no batch-size curve")
     found = _small_full_gap(curve, t)
     if found is None:
-        return _missing(cid, criterion, f"grid lacks B = {t.small_batch_size} or B = N")
+        return missing(cid, criterion, f"grid lacks B = {t.small_batch_size} or B = N")
     gap, bar, text = found
-    return _result(cid, criterion, text, HOLDS if _clearly_better(gap, bar) else DOES_NOT_HOLD)
+    return result(cid, criterion, text, HOLDS if _clearly_better(gap, bar) else DOES_NOT_HOLD)
 
 
+@claim(
+    "interior_optimum_batch_size",
+    "Fig. 4",
+    'Test accuracy has an interior optimum in the batch size.',
+    inputs=('figure_4_curves',),
+)
 def claim_interior_optimum(curve: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
     """Figure 4: the best grid B is strictly inside the grid and clearly better than both ends."""
     cid = "interior_optimum_batch_size"
@@ -439,7 +427,7 @@ def claim_interior_optimum(curve: pd.DataFrame | None, t: ClaimThresholds) -> Cl
         + _clearly_better_criterion(t)
     )
     if curve is None or len(curve) < 3:
-        return _missing(cid, criterion, "fewer than three batch sizes")
+        return missing(cid, criterion, "fewer than three batch sizes")
     _check_single_curve(curve)
     curve = curve.sort_values(CURVE_BATCH_SIZE).reset_index(drop=True)
     best = int(curve[CURVE_MEAN].to_numpy().argmax())
@@ -450,33 +438,40 @@ def claim_interior_optimum(curve: pd.DataFrame | None, t: ClaimThresholds) -> Cl
         f"B = {b.iloc[-1]:g}: {_pct(last[CURVE_MEAN])}"
     )
     if best in (0, len(curve) - 1):
-        return _result(cid, criterion, measured + " (optimum at the grid edge)", DOES_NOT_HOLD)
+        return result(cid, criterion, measured + " (optimum at the grid edge)", DOES_NOT_HOLD)
     ok = all(
         _clearly_better(
             float(top[CURVE_MEAN] - end[CURVE_MEAN]), max(_spread(top[CURVE_STD], end[CURVE_STD]), t.min_gap)
         )
         for end in (first, last)
     )
-    return _result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
 
 
+@claim(
+    "small_batches_fail",
+    "Fig. 4",
+    'Batch sizes of about 10 or less fail to train at eps = 1, m = 0.9.',
+    inputs=('figure_4_curves',),
+)
 def claim_small_batches_fail(curve: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
     """Figure 4: every grid B <= failure_batch_size is at least failure_gap below the best.
 
-    Diverged runs count at the diverged-run score of :mod:`bayes_sgd.noise_scale`.
+    ``curve``: Figure 4's batch-size curve (:func:`bayes_sgd.noise_scale.batch_size_curves`,
+    diverged runs scored at ``scaling.diverged_accuracy``), the rows Figure 4 draws.
     """
     cid = "small_batches_fail"
     criterion = (
         f"every grid B <= {t.failure_batch_size}: mean test accuracy at least "
         f"{100 * t.failure_gap:.0f} points "
-        f"below the curve's best (diverged runs scored as chance)"
+        f"below the curve's best (diverged runs scored at scaling.diverged_accuracy)"
     )
     if curve is None or len(curve) == 0:
-        return _missing(cid, criterion, "no batch-size curve")
+        return missing(cid, criterion, "no batch-size curve")
     _check_single_curve(curve)
     small = curve.loc[curve[CURVE_BATCH_SIZE] <= t.failure_batch_size].sort_values(CURVE_BATCH_SIZE)
     if len(small) == 0:
-        return _missing(cid, criterion, f"no grid batch size <= {t.failure_batch_size}")
+        return missing(cid, criterion, f"no grid batch size <= {t.failure_batch_size}")
     best = float(curve[CURVE_MEAN].max())
     fails = (best - small[CURVE_MEAN]) >= t.failure_gap
     parts = [
@@ -485,34 +480,7 @@ def claim_small_batches_fail(curve: pd.DataFrame | None, t: ClaimThresholds) -> 
         for _, r in small.iterrows()
     ]
     measured = f"best {_pct(best)}; " + ", ".join(parts)
-    return _result(cid, criterion, measured, HOLDS if bool(fails.all()) else DOES_NOT_HOLD)
-
-
-def claim_l2_closes_gap(curves: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
-    """Figure 8: gap(B = small minus B = N) with L2 <= fraction x gap without, gap without > 0.
-
-    ``curves``: batch-size curves of one (N, eps, m, steps) setting at ``l2 == 0`` and at one
-    or more ``l2 > 0`` (the largest is used).
-    """
-    cid = "l2_closes_the_gap"
-    criterion = (
-        f"gap without L2 > 0 and gap with L2 <= {t.l2_gap_fraction:g} x gap without "
-        f"(gap = mean accuracy at B = {t.small_batch_size} minus at B = N)"
-    )
-    if curves is None or len(curves) == 0:
-        return _missing(cid, criterion, "no curves with and without L2")
-    l2 = curves[CURVE_L2].astype(float)
-    if not (l2 == 0).any() or not (l2 > 0).any():
-        return _missing(cid, criterion, "need curves at l2 = 0 and at l2 > 0")
-    with_l2 = float(l2.max())
-    without = _small_full_gap(curves.loc[l2 == 0], t)
-    regular = _small_full_gap(curves.loc[l2 == with_l2], t)
-    if without is None or regular is None:
-        return _missing(cid, criterion, f"B = {t.small_batch_size} or B = N missing at some l2")
-    gap0, gapl2 = without[0], regular[0]
-    measured = f"gap without L2 {100 * gap0:+.1f} points, with l2 = {with_l2:g}: {100 * gapl2:+.1f} points"
-    ok = gap0 > 0 and gapl2 <= t.l2_gap_fraction * gap0
-    return _result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if bool(fails.all()) else DOES_NOT_HOLD)
 
 
 # --------------------------------------------------------------------------------------------
@@ -520,61 +488,66 @@ def claim_l2_closes_gap(curves: pd.DataFrame | None, t: ClaimThresholds) -> Clai
 # --------------------------------------------------------------------------------------------
 
 
+def _fit_row(fits: pd.DataFrame, min_x: float | None) -> pd.Series | None:
+    """The Student-t fit of region ``min_x`` (None: every interior optimum) in a fits table."""
+    bound = fits["min_x"].to_numpy(dtype=float)
+    region = np.isnan(bound) if min_x is None else np.isclose(bound, float(min_x))
+    rows = fits.loc[region & (fits["method"] == "t").to_numpy()]
+    return rows.iloc[0] if len(rows) else None
+
+
 def _claim_proportional(
-    cid: str, sweep: str, optima: pd.DataFrame | None, t: ClaimThresholds, min_x=None
+    cid: str, sweep: str, fits: pd.DataFrame | None, t: ClaimThresholds, min_x=None
 ) -> ClaimResult:
-    """log-log slope of the interior optima b_opt against the sweep's x within 1 +- tol, interval above 0."""
-    label = {"learning_rate": "eps", "n_train": "N", "momentum": "1/(1-m)"}[sweep]
+    """Fitted log-log slope of the interior optima b_opt against the sweep's x within 1 +- tol,
+    its t-interval above 0; read from the sweep's fits table (:func:`bayes_sgd.noise_scale.sweep_fits`),
+    the fit over ``x >= min_x`` where a bound is given."""
+    label = get_sweep(sweep).x_symbol
     region = f" over {label} >= {min_x:g}" if min_x is not None else ""
+    row = None if fits is None or len(fits) == 0 else _fit_row(fits, min_x)
+    level = f"{100 * float(row['confidence']):g}% " if row is not None and np.isfinite(row["confidence"]) else ""
     criterion = (
         f"log-log OLS slope of refined B_opt against {label}{region} (interior optima only, >= "
         f"{t.min_fit_points} of them, spanning a factor >= {t.min_fit_span:g}) "
         f"within 1 +- {t.slope_tolerance:g}, "
-        f"95% t-interval of the slope above 0"
+        f"{level}t-interval of the slope above 0"
     )
-    if optima is None or len(optima) == 0:
-        return _missing(cid, criterion, "no optimum table for this sweep")
-    points = ns.scaling_points(optima, sweep, min_x=min_x)
-    used = points.loc[points["used"]]
-    excluded = points["excluded_because"].value_counts().drop("", errors="ignore")
-    note = "".join(f"; {n} excluded ({why})" for why, n in excluded.items())
-    span = float(used["x"].max() / used["x"].min()) if len(used) else 0.0
-    if len(used) < t.min_fit_points or used["x"].nunique() < 2 or span < t.min_fit_span:
-        return _missing(
-            cid, criterion, f"{len(used)} usable optima of {len(points)}, spanning a factor {span:.3g}{note}"
+    if fits is None or len(fits) == 0:
+        return missing(cid, criterion, "no fits table for this sweep")
+    if row is None:
+        return missing(cid, criterion, f"the fits table has no fit{region}")
+    n_points = int(row["n_points"])
+    note = f"; excluded: {row['excluded']}" if row["excluded"] else ""
+    span = float(row["x_max"] / row["x_min"]) if n_points and np.isfinite(row["x_min"]) else 0.0
+    if not row["fitted"] or n_points < t.min_fit_points or span < t.min_fit_span:
+        return missing(
+            cid, criterion, f"{n_points} usable optima of {int(row['n_optima'])}, spanning a factor {span:.3g}{note}"
         )
-    fit = ns.fit_scaling(points, confidence=0.95, method="t")
     measured = (
-        f"slope {fit.slope:.2f} [{fit.slope_low:.2f}, {fit.slope_high:.2f}] from {fit.n_points} optima, "
-        f"{label} from {fit.x_min:g} to {fit.x_max:g}{note}"
+        f"slope {row['slope']:.2f} [{row['slope_low']:.2f}, {row['slope_high']:.2f}] from {n_points} optima, "
+        f"{label} from {row['x_min']:g} to {row['x_max']:g}{note}"
     )
-    ok = abs(fit.slope - 1.0) <= t.slope_tolerance and fit.slope_low > 0
-    return _result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+    ok = abs(row["slope"] - 1.0) <= t.slope_tolerance and row["slope_low"] > 0
+    return result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
 
 
-def claim_optimum_proportional_to_learning_rate(
-    optima: pd.DataFrame | None, t: ClaimThresholds
-) -> ClaimResult:
+@claim(
+    "optimum_proportional_to_learning_rate",
+    "Fig. 5b",
+    "B_opt is proportional to the learning rate eps (over two orders of magnitude).",
+    inputs=("learning_rate_fits",),
+)
+def claim_optimum_proportional_to_learning_rate(fits: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
     """Figure 5b: B_opt proportional to eps."""
-    return _claim_proportional("optimum_proportional_to_learning_rate", "learning_rate", optima, t)
+    return _claim_proportional("optimum_proportional_to_learning_rate", "learning_rate", fits, t)
 
 
-def claim_optimum_proportional_to_training_set_size(
-    optima: pd.DataFrame | None, t: ClaimThresholds
-) -> ClaimResult:
-    """Figure 6b: B_opt proportional to N, for N >= n_train_min only."""
-    return _claim_proportional(
-        "optimum_proportional_to_training_set_size", "n_train", optima, t, min_x=t.n_train_min
-    )
-
-
-def claim_optimum_proportional_to_inverse_one_minus_momentum(
-    optima: pd.DataFrame | None, t: ClaimThresholds
-) -> ClaimResult:
-    """Figure 7b: B_opt proportional to 1/(1-m)."""
-    return _claim_proportional("optimum_proportional_to_inverse_one_minus_momentum", "momentum", optima, t)
-
-
+@claim(
+    "peak_accuracy_falls_at_large_learning_rate",
+    "Fig. 5a",
+    'The peak test accuracy drops once eps is above about 3.',
+    inputs=('learning_rate_optima',),
+)
 def claim_peak_accuracy_falls(optima: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
     """Figure 5a: every eps > stable has a peak accuracy clearly below the best peak at eps <= stable.
 
@@ -587,11 +560,11 @@ def claim_peak_accuracy_falls(optima: pd.DataFrame | None, t: ClaimThresholds) -
         f"among eps <= {t.stable_learning_rate:g}; " + _clearly_better_criterion(t)
     )
     if optima is None or len(optima) == 0:
-        return _missing(cid, criterion, "no optimum table for the learning-rate sweep")
+        return missing(cid, criterion, "no optimum table for the learning-rate sweep")
     eps = optima[OPTIMA_LEARNING_RATE].astype(float)
     low, high = optima.loc[eps <= t.stable_learning_rate], optima.loc[eps > t.stable_learning_rate]
     if len(low) == 0 or len(high) == 0:
-        return _missing(cid, criterion, f"need learning rates on both sides of {t.stable_learning_rate:g}")
+        return missing(cid, criterion, f"need learning rates on both sides of {t.stable_learning_rate:g}")
     ref = low.loc[low[OPTIMA_BEST_ACCURACY].idxmax()]
     ok = all(
         _clearly_better(
@@ -608,7 +581,78 @@ def claim_peak_accuracy_falls(optima: pd.DataFrame | None, t: ClaimThresholds) -
         f"best peak at eps <= {t.stable_learning_rate:g}: {_pct(ref[OPTIMA_BEST_ACCURACY])} "
         f"(eps = {ref[OPTIMA_LEARNING_RATE]:g}); {parts}"
     )
-    return _result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+
+
+
+
+@claim(
+    "optimum_proportional_to_training_set_size",
+    "Fig. 6b",
+    "B_opt is proportional to the training set size N once N is above about 20,000.",
+    inputs=("n_train_fits",),
+)
+def claim_optimum_proportional_to_training_set_size(fits: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
+    """Figure 6b: B_opt proportional to N, for N >= n_train_min only (the fit over that region)."""
+    return _claim_proportional(
+        "optimum_proportional_to_training_set_size", "n_train", fits, t, min_x=t.n_train_min
+    )
+
+
+@claim(
+    "optimum_proportional_to_inverse_one_minus_momentum",
+    "Fig. 7b",
+    "B_opt is proportional to 1/(1 - m).",
+    inputs=("momentum_fits",),
+)
+def claim_optimum_proportional_to_inverse_one_minus_momentum(
+    fits: pd.DataFrame | None, t: ClaimThresholds
+) -> ClaimResult:
+    """Figure 7b: B_opt proportional to 1/(1-m)."""
+    return _claim_proportional("optimum_proportional_to_inverse_one_minus_momentum", "momentum", fits, t)
+
+
+# --------------------------------------------------------------------------------------------
+# L2 regularisation (Appendix B, Figure 8)
+# --------------------------------------------------------------------------------------------
+
+
+@claim(
+    "l2_closes_the_gap",
+    "Fig. 8",
+    'With L2 regularisation the gap between small and full batch largely closes.',
+    inputs=('figure_3_curves', 'figure_8_curves'),
+)
+def claim_l2_closes_gap(
+    figure_3: pd.DataFrame | None, figure_8: pd.DataFrame | None, t: ClaimThresholds
+) -> ClaimResult:
+    """Figure 8: gap(B = small minus B = N) with L2 <= fraction x gap without, gap without > 0.
+
+    ``figure_3``, ``figure_8``: the batch-size curves of Figures 3 and 8, together one
+    (N, eps, m, steps) setting at ``l2 == 0`` and at one or more ``l2 > 0`` (the largest is
+    used).
+    """
+    present = [c for c in (figure_3, figure_8) if c is not None and len(c)]
+    curves = pd.concat(present, ignore_index=True) if present else None
+    cid = "l2_closes_the_gap"
+    criterion = (
+        f"gap without L2 > 0 and gap with L2 <= {t.l2_gap_fraction:g} x gap without "
+        f"(gap = mean accuracy at B = {t.small_batch_size} minus at B = N)"
+    )
+    if curves is None or len(curves) == 0:
+        return missing(cid, criterion, "no curves with and without L2")
+    l2 = curves[CURVE_L2].astype(float)
+    if not (l2 == 0).any() or not (l2 > 0).any():
+        return missing(cid, criterion, "need curves at l2 = 0 and at l2 > 0")
+    with_l2 = float(l2.max())
+    without = _small_full_gap(curves.loc[l2 == 0], t)
+    regular = _small_full_gap(curves.loc[l2 == with_l2], t)
+    if without is None or regular is None:
+        return missing(cid, criterion, f"B = {t.small_batch_size} or B = N missing at some l2")
+    gap0, gapl2 = without[0], regular[0]
+    measured = f"gap without L2 {100 * gap0:+.1f} points, with l2 = {with_l2:g}: {100 * gapl2:+.1f} points"
+    ok = gap0 > 0 and gapl2 <= t.l2_gap_fraction * gap0
+    return result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
 
 
 # --------------------------------------------------------------------------------------------
@@ -616,261 +660,62 @@ def claim_peak_accuracy_falls(optima: pd.DataFrame | None, t: ClaimThresholds) -
 # --------------------------------------------------------------------------------------------
 
 
-def normality_distance(values) -> float:
-    """Kolmogorov-Smirnov distance between standardised ``values`` and the standard normal.
+@claim(
+    "minibatch_gradients_gaussian",
+    "Fig. 9",
+    "Gradients over batches of 30 are close to Gaussian, unlike single-example gradients.",
+    inputs=("gradient_noise",),
+)
+def claim_minibatch_gradients_gaussian(summary: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
+    """Figure 9: KS distance to a Gaussian of batch-B gradients <= ratio x that of single examples.
 
-    ``sup_x |F_n(x) - Phi(x)|`` after subtracting the sample mean and dividing by the sample
-    standard deviation (the Lilliefors statistic): 0 for a perfectly Gaussian sample shape, up
-    to 1. NaN if the values are constant (a gradient that is identically zero).
+    ``summary``: the gradient-noise summary of :func:`bayes_sgd.gradient_noise.gradient_noise_samples`
+    (one row per sample kind, ``"single"`` and ``"batch"``, with ``batch_size``, ``n`` and
+    ``ks_distance``, the Kolmogorov-Smirnov distance to the normal of the sample's mean and
+    standard deviation), the same numbers Figure 9 prints.
     """
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    sd = v.std(ddof=1) if v.size > 1 else 0.0
-    if sd == 0:
-        return np.nan
-    return float(stats.kstest((v - v.mean()) / sd, "norm").statistic)
-
-
-def claim_minibatch_gradients_gaussian(gradients: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
-    """Figure 9: KS distance to a Gaussian of batch-B gradients <= ratio x that of single examples."""
     cid = "minibatch_gradients_gaussian"
     criterion = (
         f"KS distance to the fitted Gaussian of batch-{t.small_batch_size} gradients <= "
         f"{t.gaussian_ratio:g} x that of single-example gradients"
     )
-    if gradients is None or len(gradients) == 0:
-        return _missing(cid, criterion, "no gradient-sample table")
-    size = gradients[GRADIENT_BATCH_SIZE].astype(float)
-    single = gradients.loc[size == 1, GRADIENT_VALUE]
-    batch = gradients.loc[size == t.small_batch_size, GRADIENT_VALUE]
-    if len(single) < 2 or len(batch) < 2:
-        return _missing(cid, criterion, f"need gradient samples at B = 1 and B = {t.small_batch_size}")
-    d1, db = normality_distance(single), normality_distance(batch)
+    if summary is None or len(summary) == 0:
+        return missing(cid, criterion, "no gradient-noise summary")
+    kinds = summary.set_index("sample")
+    if not {"single", "batch"} <= set(kinds.index) or int(kinds.loc["batch", "batch_size"]) != t.small_batch_size:
+        return missing(cid, criterion, f"need gradient samples at B = 1 and B = {t.small_batch_size}")
+    single, batch = kinds.loc["single"], kinds.loc["batch"]
+    d1, db = float(single["ks_distance"]), float(batch["ks_distance"])
     if not (np.isfinite(d1) and np.isfinite(db)):
-        return _missing(cid, criterion, "gradient samples are constant (a weight with no gradient)")
+        return missing(cid, criterion, "gradient samples are constant (a weight with no gradient)")
     measured = (
-        f"KS distance: single examples {d1:.3f} (n = {len(single)}), "
-        f"B = {t.small_batch_size}: {db:.3f} (n = {len(batch)})"
+        f"KS distance: single examples {d1:.3f} (n = {int(single['n'])}), "
+        f"B = {t.small_batch_size}: {db:.3f} (n = {int(batch['n'])})"
     )
-    return _result(cid, criterion, measured, HOLDS if db <= t.gaussian_ratio * d1 else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if db <= t.gaussian_ratio * d1 else DOES_NOT_HOLD)
 
 
 # --------------------------------------------------------------------------------------------
-# All claims and the report
+# All claims
 # --------------------------------------------------------------------------------------------
 
 
 def evaluate_claims(
-    *,
-    logistic: pd.DataFrame | None = None,
-    reference_curve: pd.DataFrame | None = None,
-    l2_curves: pd.DataFrame | None = None,
-    learning_rate_optima: pd.DataFrame | None = None,
-    n_train_optima: pd.DataFrame | None = None,
-    momentum_optima: pd.DataFrame | None = None,
-    gradients: pd.DataFrame | None = None,
-    thresholds: ClaimThresholds | None = None,
+    tables: Mapping[str, pd.DataFrame | None] | None = None, thresholds: ClaimThresholds | None = None
 ) -> list[ClaimResult]:
-    """Every claim, in the paper's order. A ``None`` input makes its claims 'not measured'.
+    """Every registered claim, in registration (the paper's) order.
 
-    ``reference_curve``: the Figure 4 batch-size curve (eps = 1, m = 0.9, N = 1000, no L2).
-    ``l2_curves``: the Figure 3/8 setting at ``l2 = 0`` and ``l2 > 0`` (B = small and B = N).
-    ``*_optima``: optimum tables of the three sweeps of Figures 5-7.
+    ``tables``: name (a key of :data:`TABLES`) -> table; a missing or ``None`` table makes the
+    claims that read it 'not measured'. ``thresholds``: default :meth:`ClaimThresholds.defaults`.
     """
-    t = thresholds or ClaimThresholds()
-    return [
-        claim_random_labels_memorised(logistic, t),
-        claim_informative_labels_generalise(logistic, t),
-        claim_evidence_prefers_null_random(logistic, t),
-        claim_evidence_prefers_model_informative(logistic, t),
-        claim_evidence_tracks_test_cross_entropy(logistic, t),
-        claim_small_batch_beats_full_batch(reference_curve, t),
-        claim_interior_optimum(reference_curve, t),
-        claim_small_batches_fail(reference_curve, t),
-        claim_optimum_proportional_to_learning_rate(learning_rate_optima, t),
-        claim_peak_accuracy_falls(learning_rate_optima, t),
-        claim_optimum_proportional_to_training_set_size(n_train_optima, t),
-        claim_optimum_proportional_to_inverse_one_minus_momentum(momentum_optima, t),
-        claim_l2_closes_gap(l2_curves, t),
-        claim_minibatch_gradients_gaussian(gradients, t),
-    ]
+    unknown = sorted(set(tables or {}) - set(TABLES))
+    if unknown:
+        raise ValueError(f"evaluate_claims: unknown table(s) {unknown}; known: {sorted(TABLES)}")
+    tables = tables or {}
+    t = thresholds or ClaimThresholds.defaults()
+    return [c.evaluate(*(tables.get(name) for name in c.inputs), t) for c in CLAIMS.values()]
 
 
 def claims_table(rows: Sequence[ClaimResult]) -> pd.DataFrame:
-    """The claim results as a table (one row per claim), e.g. for ``results/claims.parquet``."""
+    """The claim results as a table (one row per claim), e.g. for ``claims.parquet``."""
     return pd.DataFrame([{f.name: getattr(r, f.name) for f in fields(ClaimResult)} for r in rows])
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def render_summary(rows: Sequence[ClaimResult], thresholds: ClaimThresholds | None = None) -> str:
-    """Markdown report: a table (figure, claim, paper's statement, criterion, measured, verdict),
-    a verdict count and, if given, the list of thresholds with their meaning."""
-    lines = [
-        "| Figure | Claim | Paper's statement | Criterion | Measured | Verdict |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        verdict = f"**{r.verdict}**" if r.verdict != NOT_MEASURED else r.verdict
-        lines.append(
-            "| "
-            + " | ".join(
-                _cell(c) for c in (r.figure, f"`{r.claim_id}`", r.statement, r.criterion, r.measured, verdict)
-            )
-            + " |"
-        )
-    counts = {v: sum(r.verdict == v for r in rows) for v in VERDICTS}
-    lines += ["", "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."]
-    if thresholds is not None:
-        lines += ["", "Thresholds (all configurable):", ""]
-        for f in fields(ClaimThresholds):
-            lines.append(f"- `{f.name}` = {getattr(thresholds, f.name)!r}: {f.metadata['meaning']}")
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------------------------
-# The rest of the report: optimum batch sizes, scaling-rule fits, settings; HTML for the report
-# --------------------------------------------------------------------------------------------
-
-_SWEEP_SYMBOL = {"learning_rate": "eps", "n_train": "N", "momentum": "m"}
-_SWEEP_FIGURE = {"learning_rate": "5", "n_train": "6", "momentum": "7"}
-
-
-def _interval(low: float, high: float) -> str:
-    return f"[{_g(low)}, {_g(high)}]" if np.isfinite(low) and np.isfinite(high) else "-"
-
-
-def render_optima(optima: dict[str, pd.DataFrame]) -> str:
-    """Markdown table of every curve's optimum, from the optimum tables of the sweeps.
-
-    ``optima``: swept column -> :func:`bayes_sgd.noise_scale.scaling_points` output of that
-    sweep (the ``optima.parquet`` tables of the workflow).
-    """
-    lines = [
-        "| Figure | Curve | Updates | Grid of B | Seeds | Best grid B | Its accuracy (seed mean +- std) "
-        "| Refined B_opt [bootstrap interval] | g_opt [interval] | In the fit |",
-        "|---|---|---:|---|---:|---:|---|---|---|---|",
-    ]
-    for sweep, table in optima.items():
-        for _, r in table.sort_values(sweep).iterrows():
-            std = r["best_accuracy_std"]
-            accuracy = _pct(r["best_accuracy"]) + (f" +- {_pct(std)}" if np.isfinite(std) else "")
-            located = np.isfinite(r["b_opt"])
-            lines.append(
-                "| "
-                + " | ".join(
-                    [
-                        _SWEEP_FIGURE[sweep],
-                        f"{_SWEEP_SYMBOL[sweep]} = {r[sweep]:g}",
-                        f"{int(r['steps'])}",
-                        f"{r['b_grid_min']:g} to {r['b_grid_max']:g} ({int(r['n_batch_sizes'])})",
-                        f"{int(r['n_seeds'])}",
-                        f"{r['b_best']:g}" if located else "none",
-                        accuracy,
-                        f"{_g(r['b_opt'])} {_interval(r['b_opt_low'], r['b_opt_high'])}" if located else "none",
-                        (
-                            f"{_g(r['optimum_noise_scale'])} "
-                            f"{_interval(r['optimum_noise_scale_low'], r['optimum_noise_scale_high'])}"
-                            if located
-                            else "none"
-                        ),
-                        "yes" if r["used"] else f"no ({r['excluded_because']})",
-                    ]
-                )
-                + " |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def render_fits(fits: pd.DataFrame) -> str:
-    """Markdown table of the log-log fits of B_opt (the ``fits.parquet`` tables, concatenated)."""
-    lines = [
-        "| Figure | B_opt against | Interval method | Slope [interval] | Optima used | Range of x | Note |",
-        "|---|---|---|---|---:|---|---|",
-    ]
-    for _, r in fits.iterrows():
-        if r["fitted"]:
-            slope = f"{r['slope']:.2f} {_interval(r['slope_low'], r['slope_high'])}"
-            span = f"{r['x_min']:g} to {r['x_max']:g}"
-        else:
-            slope, span = "not fitted", "-"
-        lines.append(
-            "| "
-            + " | ".join(
-                _cell(c)
-                for c in (
-                    _SWEEP_FIGURE[r["sweep"]],
-                    r["x"],
-                    {"t": "Student t", "bootstrap": "seed bootstrap"}.get(r["method"], r["method"]),
-                    slope,
-                    int(r["n_points"]),
-                    span,
-                    r["reason"],
-                )
-            )
-            + " |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _inline_html(text: str) -> str:
-    import html
-    import re
-
-    out = html.escape(text, quote=False)
-    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
-
-
-def markdown_to_html(text: str, title: str) -> str:
-    """A standalone HTML page from the Markdown subset :func:`render_summary` and the report use.
-
-    Handles ``#`` headings, paragraphs, ``-`` bullet lists, pipe tables (``\\|`` is a literal
-    bar), inline code and bold; everything else is escaped text.
-    """
-    import html
-    import re
-
-    body, lines, i = [], text.splitlines(), 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-        elif m := re.match(r"(#{1,6}) (.*)", line):
-            level = len(m.group(1))
-            body.append(f"<h{level}>{_inline_html(m.group(2))}</h{level}>")
-            i += 1
-        elif line.startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].startswith("|"):
-                cells = re.split(r"(?<!\\)\|", lines[i].strip())[1:-1]
-                rows.append([c.strip().replace("\\|", "|") for c in cells])
-                i += 1
-            head, rest = rows[0], [r for r in rows[1:] if not all(set(c) <= set("-:") for c in r)]
-            body.append("<table>")
-            body.append("<tr>" + "".join(f"<th>{_inline_html(c)}</th>" for c in head) + "</tr>")
-            for r in rest:
-                body.append("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in r) + "</tr>")
-            body.append("</table>")
-        elif line.startswith("- "):
-            body.append("<ul>")
-            while i < len(lines) and lines[i].startswith("- "):
-                body.append(f"<li>{_inline_html(lines[i][2:])}</li>")
-                i += 1
-            body.append("</ul>")
-        else:
-            para = []
-            while i < len(lines) and lines[i].strip() and not re.match(r"(#{1,6} |\||- )", lines[i]):
-                para.append(lines[i])
-                i += 1
-            body.append(f"<p>{_inline_html(' '.join(para))}</p>")
-    style = (
-        "body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top}th{background:#eee}"
-    )
-    return (
-        f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )

@@ -1,12 +1,22 @@
-"""Checks on the configuration that a JSON-schema cannot express.
+"""The configuration: its schema, its defaults and every check on it, in one place.
 
-The schema (workflow/schemas/config.schema.yaml) checks keys, types and ranges; this module
-checks relations between values, such as a batch size no larger than its training set, and
-raises :class:`ConfigError` with the dotted path of the offending key before any job runs.
+:func:`validate_config` is the one entry point; the workflow calls it (``common.smk``) before
+any rule is built, and the tests call it in-process. It
+
+1. checks the configuration against the JSON-schema ``workflow/schemas/config.schema.yaml``
+   (keys, types, ranges), naming the offending key by its dotted path;
+2. fills in the schema's defaults (:func:`fill_defaults`; the schema is the only place a
+   default is written: :func:`schema_defaults` reads them for the package, e.g.
+   :meth:`bayes_sgd.claims.ClaimThresholds.defaults`);
+3. checks relations between values that a schema cannot express (:func:`check_config`).
+
+Every error is a :class:`ConfigError` whose message starts with the dotted key.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -14,7 +24,11 @@ import jsonschema
 import yaml
 
 from .datasets import DATASETS, TRAIN_SPLIT_SIZE
-from .sweeps import check_sweeps
+from .logistic import lambda_grid
+from .sweeps import SWEEPS, steps_for_learning_rate
+
+#: The configuration schema (in the workflow, next to the rules that read the configuration).
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 MNIST5K_PER_CLASS = 500
 MNIST5K_CLASSES = 10
@@ -24,14 +38,48 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message starts with the key's dotted path."""
 
 
-def validate_schema(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Check ``config`` against the JSON-schema; the error names the key by its dotted path.
+@functools.lru_cache(maxsize=4)
+def _load_schema(path: str) -> dict[str, Any]:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: the configuration schema is missing (bayes_sgd runs from its checkout)")
+    return yaml.safe_load(Path(path).read_text())
 
-    Snakemake's own ``validate`` (which also fills in defaults) reports the schema location;
-    this check runs first so that the message a user sees starts with the offending key.
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The configuration schema (a fresh copy)."""
+    return copy.deepcopy(_load_schema(str(path)))
+
+
+def fill_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Fill in ``config`` (in place) every default of ``schema``, recursively; return it.
+
+    A missing key whose schema has a ``default`` gets a copy of it; a mapping (given or
+    defaulted) is then filled from its own properties, as Snakemake's ``validate`` does.
     """
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict) and "properties" in sub:
+            fill_defaults(config[key], sub)
+    return config
+
+
+def schema_defaults(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The configuration that an empty config file gets: every default of the schema."""
+    return fill_defaults({}, load_schema(path))
+
+
+def schema_descriptions(section: str, path: str | Path = SCHEMA_PATH) -> dict[str, str]:
+    """Key -> description (one line) of every key of the mapping at dotted ``section``."""
+    node = load_schema(path)
+    for part in section.split("."):
+        node = node["properties"][part]
+    return {key: " ".join(sub.get("description", "").split()) for key, sub in node["properties"].items()}
+
+
+def validate_schema(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:
+    """Check ``config`` against the JSON-schema; the error names the key by its dotted path."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is None:
         return
@@ -41,6 +89,17 @@ def validate_schema(config: dict[str, Any], schema_path: str | Path) -> None:
         prefix = f"{key}." if error.absolute_path else ""
         raise ConfigError(f"{', '.join(prefix + k for k in unknown)}: unknown configuration key")
     raise ConfigError(f"{key}: {error.message}")
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Schema check, defaults filled in (in place), relational checks; return ``config``.
+
+    Raises :class:`ConfigError` naming the dotted key of the first problem.
+    """
+    validate_schema(config, schema_path)
+    fill_defaults(config, load_schema(schema_path))
+    check_config(config)
+    return config
 
 
 def train_pool_size(config: dict[str, Any]) -> int:
@@ -59,17 +118,54 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _walk(value, f"{path}.{key}" if path else str(key))
 
 
+def sweep_problems(scaling: dict[str, Any], pool: int, dataset: str) -> Iterator[tuple[str, str]]:
+    """Problems of the ``scaling:`` sweeps the schema cannot see, as ``(dotted key, message)``.
+
+    Within a sweep every curve's swept value is distinct, every curve's ``N`` is at most the
+    dataset's pool, every batch size lies in ``[1, N]`` of its curve, and a learning rate
+    gives at least one update.
+    """
+    for column, sw in SWEEPS.items():
+        section = scaling.get(sw.section)
+        if section is None:
+            continue
+        prefix = f"scaling.{sw.section}"
+        values = [curve[column] for curve in section["curves"]]
+        if len(set(values)) != len(values):
+            yield f"{prefix}.curves", f"a {column} value appears in more than one curve: {values}"
+        for i, curve in enumerate(section["curves"]):
+            n = curve["n_train"] if column == "n_train" else section["n_train"]
+            if column == "n_train" and not 0 < n <= pool:
+                yield (
+                    f"{prefix}.curves.{i}.n_train",
+                    f"{n} training images requested, {dataset} has {pool} in its training pool",
+                )
+            for b in curve["batch_sizes"]:
+                if not 1 <= b <= n:
+                    yield (
+                        f"{prefix}.curves.{i}.batch_sizes",
+                        f"batch size {b} is outside [1, {n}] (the training set has {n} images)",
+                    )
+            if column == "learning_rate":
+                try:
+                    steps_for_learning_rate(section["steps_at_unit_learning_rate"], curve["learning_rate"])
+                except ValueError as err:
+                    yield f"{prefix}.curves.{i}.learning_rate", str(err)
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` on values that are individually valid but inconsistent.
 
+    ``config`` has its defaults filled in (:func:`validate_config`).
+
     - ``dataset`` must be a known dataset;
     - ``data.mnist5k_test_per_class`` must leave images in every class;
+    - ``logistic.lambda_grid`` must have ``0 < min < max``;
     - in every section that has ``n_train`` (or ``n_train_values``) and ``batch_sizes``, each
       batch size must be between 1 and the section's (largest) training-set size, and every
       training-set size at most the dataset's training pool;
-    - in the ``scaling:`` sweeps (:func:`bayes_sgd.sweeps.check_sweeps`), every curve's swept
-      value is distinct, its batch sizes lie in ``[1, N]``, its ``N`` is at most the pool and
-      its learning rate gives at least one update.
+    - ``mlp.figure_9.batch_size`` at most ``mlp.figure_9.n_train``;
+    - the ``scaling:`` sweeps pass :func:`sweep_problems`.
     """
     dataset = config.get("dataset")
     if dataset not in DATASETS:
@@ -79,6 +175,11 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError(
             f"data.mnist5k_test_per_class: {held_out} must be between 1 and {MNIST5K_PER_CLASS - 1}"
         )
+    grid = config["logistic"]["lambda_grid"]
+    try:
+        lambda_grid(grid["min"], grid["max"], grid["per_decade"])
+    except ValueError as err:
+        raise ConfigError(f"logistic.lambda_grid: {err}") from None
     pool = train_pool_size(config)
     for path, section in _walk(config, ""):
         sizes = section.get("n_train_values", [section["n_train"]] if "n_train" in section else [])
@@ -96,15 +197,11 @@ def check_config(config: dict[str, Any]) -> None:
                 raise ConfigError(
                     f"{path}.batch_sizes: batch size {b} is larger than the training set ({max(sizes)} images)"
                 )
-    scaling = config.get("scaling")
-    if scaling:
-        for i, curve in enumerate(scaling.get("n_train_sweep", {}).get("curves", [])):
-            if not 0 < curve["n_train"] <= pool:
-                raise ConfigError(
-                    f"scaling.n_train_sweep.curves.{i}.n_train: {curve['n_train']} training images requested, "
-                    f"{dataset} has {pool} in its training pool"
-                )
-        problems = check_sweeps(scaling)
-        if problems:
-            key, message = problems[0]
-            raise ConfigError(f"{key}: {message}")
+    figure_9 = config["mlp"]["figure_9"]
+    if figure_9["batch_size"] > figure_9["n_train"]:
+        raise ConfigError(
+            f"mlp.figure_9.batch_size: {figure_9['batch_size']} is larger than the training set "
+            f"({figure_9['n_train']} images)"
+        )
+    for key, message in sweep_problems(config["scaling"], pool, dataset):
+        raise ConfigError(f"{key}: {message}")

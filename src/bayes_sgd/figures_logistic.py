@@ -56,7 +56,7 @@ def _colours(colours: Mapping[str, str] | None) -> dict[str, str]:
     return {**DEFAULT_COLOURS, **(colours or {})}
 
 
-def plot_figure_1(fits: pd.DataFrame, colours: Mapping[str, str] | None = None) -> Figure:
+def plot_figure_1(fits: pd.DataFrame, colours: Mapping[str, str] | None = None, title: str = "") -> Figure:
     """Figure 1: train and test accuracy versus lambda, (a) random and (b) informative labels."""
     colours = _colours(colours)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True, layout="constrained")
@@ -70,10 +70,12 @@ def plot_figure_1(fits: pd.DataFrame, colours: Mapping[str, str] | None = None) 
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("accuracy")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
-def plot_figure_2(fits: pd.DataFrame, colours: Mapping[str, str] | None = None) -> Figure:
+def plot_figure_2(fits: pd.DataFrame, colours: Mapping[str, str] | None = None, title: str = "") -> Figure:
     """Figure 2: train/test mean cross-entropy and the log evidence ratio versus lambda."""
     colours = _colours(colours)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
@@ -102,4 +104,6 @@ def plot_figure_2(fits: pd.DataFrame, colours: Mapping[str, str] | None = None) 
         twin.tick_params(axis="y", colors=colours["evidence"])
         handles = train + test + evidence + [marker]
     fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", ncols=4)
+    if title:
+        fig.suptitle(title)
     return fig

@@ -24,16 +24,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from bayes_sgd import noise_scale as ns
 from bayes_sgd.noise_scale import LogLogFit
-
-#: Legend label of one curve, by swept column.
-CURVE_LABEL = {
-    "learning_rate": lambda v: rf"$\epsilon$ = {v:g}",
-    "n_train": lambda v: f"N = {v:g}",
-    "momentum": lambda v: f"m = {v:g}",
-    "l2": lambda v: f"L2 = {v:g}",
-}
+from bayes_sgd.sweeps import get_sweep
 
 _FAMILY_CMAPS = ("viridis", "plasma", "cividis", "cool")
 _FAMILY_MARKERS = ("o", "s", "^", "D")
@@ -58,7 +50,7 @@ def plot_accuracy_vs_batch_size(ax, curves: pd.DataFrame, swept: str, *, cmap: s
     for value in values:
         c = curves.loc[curves[swept] == value].sort_values("batch_size")
         colour = colours[value]
-        label = CURVE_LABEL.get(swept, lambda v: f"{swept} = {v:g}")(value)
+        label = get_sweep(swept).curve_label(value)
         ax.plot(c["batch_size"], 100 * c["mean_accuracy"], "-o", color=colour, ms=3.5, lw=1.3, label=label)
         if (c["n_seeds"] > 1).any():
             ax.fill_between(
@@ -136,7 +128,7 @@ def plot_optimum_vs_sweep(ax, points: pd.DataFrame, sweep: str, fit: LogLogFit |
     for axis in (ax.xaxis, ax.yaxis):  # labelled minor ticks of a short log axis overlap
         axis.set_minor_formatter(NullFormatter())
     ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])  # one labelled tick per curve of the sweep
-    ax.set_xlabel(ns.SWEEP_LABEL[sweep])
+    ax.set_xlabel(get_sweep(sweep).axis_label)
     ax.set_ylabel(r"optimum batch size $B_{opt}$")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)
@@ -174,8 +166,8 @@ def figure_accuracy_vs_noise_scale(
 ) -> Figure:
     """Test accuracy against the noise scale ``g`` for every curve of Figures 5-7, log x.
 
-    ``families``: name (e.g. ``"Fig. 5: learning rate"``) -> (curves of that sweep from
-    :func:`bayes_sgd.noise_scale.batch_size_curves`, swept column). Each family has its own
+    ``families``: name (e.g. ``"Fig. 5"``) -> (curves of that sweep from
+    :func:`bayes_sgd.noise_scale.batch_size_curves`, swept column of a registered sweep). Each family has its own
     marker and colormap. If the scaling rules hold, the curves peak at a common ``g``.
     """
     fig = Figure(figsize=(7.5, 4.5), layout="constrained")
@@ -189,7 +181,7 @@ def figure_accuracy_vs_noise_scale(
             positive = c["noise_scale"] > 0
             dropped += int((~positive).sum())
             c = c.loc[positive]
-            label = f"{name}: " + CURVE_LABEL.get(swept, lambda v: f"{swept} = {v:g}")(value)
+            label = f"{name}: " + get_sweep(swept).curve_label(value)
             ax.plot(
                 c["noise_scale"],
                 100 * c["mean_accuracy"],

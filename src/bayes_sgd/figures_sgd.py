@@ -6,9 +6,10 @@ Every figure is drawn only from tables the workflow computed:
   the number of updates, one line per run (colour = batch size, one line per seed), from the
   concatenated run tables. Step 0 is left out of the log axis. A diverged run ends in a cross.
 - Figure 4 (:func:`plot_final_accuracy`): final test accuracy versus batch size on a log axis:
-  the mean over the seeds that did not diverge, their min-max range as a band and every seed as
-  a dot, from the table of :func:`bayes_sgd.sgd.summarise_final_accuracy` and the final rows.
-  Diverged runs are drawn as crosses on the bottom edge and counted in the legend.
+  the seed mean and min-max range of the figure's batch-size curve table
+  (:func:`bayes_sgd.noise_scale.batch_size_curves`, diverged runs scored at chance, the same
+  rows the claims read) and every seed that did not diverge as a dot. Diverged runs are drawn
+  as crosses on the bottom edge and counted in the legend.
 - Figure 9 (:func:`plot_gradient_noise`): histograms of the gradient of one softmax-layer weight
   over single examples and over batch means, each with the normal of the sample's mean and
   standard deviation and its normality statistics, from :mod:`bayes_sgd.gradient_noise`'s tables.
@@ -88,18 +89,27 @@ def plot_learning_curves(runs: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
-def plot_final_accuracy(final: pd.DataFrame, summary: pd.DataFrame, title: str = "") -> Figure:
-    """Final test accuracy versus batch size: seed mean, min-max band, seeds, diverged runs."""
+def plot_final_accuracy(final: pd.DataFrame, curves: pd.DataFrame, title: str = "") -> Figure:
+    """Final test accuracy versus batch size: the curve's seed mean and range, seeds, diverged runs.
+
+    ``curves``: the figure's :func:`bayes_sgd.noise_scale.batch_size_curves` table (one curve),
+    whose ``mean_accuracy``, ``min_accuracy`` and ``max_accuracy`` are drawn as they are (the
+    rows the claims read); diverged runs are scored there at ``scaling.diverged_accuracy``.
+    ``final``: the final row of every run, drawn as one dot per seed that did not diverge and a
+    cross on the bottom edge per diverged run.
+    """
     _require(final, ["batch_size", "seed", "status", "test_accuracy"], "final evaluations")
-    _require(summary, ["batch_size", "n_runs", "n_diverged", "n_ok", "mean_test_accuracy", "min_test_accuracy", "max_test_accuracy"], "final-accuracy summary")
+    _require(curves, ["batch_size", "n_seeds", "n_diverged", "mean_accuracy", "min_accuracy", "max_accuracy"],
+             "batch-size curve")
+    if curves["batch_size"].duplicated().any():
+        raise ValueError("batch-size curve: expected one curve, got repeated batch sizes")
     fig, ax = plt.subplots(figsize=(6, 4.2), constrained_layout=True)
-    s = summary.sort_values("batch_size")
-    ok = s[s["n_ok"] > 0]
-    n_seeds = int(s["n_runs"].max())
-    ax.fill_between(ok["batch_size"], ok["min_test_accuracy"], ok["max_test_accuracy"], color="tab:blue", alpha=0.2,
+    c = curves.sort_values("batch_size")
+    n_seeds = int(c["n_seeds"].max())
+    ax.fill_between(c["batch_size"], c["min_accuracy"], c["max_accuracy"], color="tab:blue", alpha=0.2,
                     lw=0, label="min-max over seeds")
-    ax.plot(ok["batch_size"], ok["mean_test_accuracy"], "o-", color="tab:blue", lw=1.8,
-            label=f"mean over seeds (up to {n_seeds})")
+    ax.plot(c["batch_size"], c["mean_accuracy"], "o-", color="tab:blue", lw=1.8,
+            label=f"mean over seeds (up to {n_seeds}; diverged runs at chance)")
     good = final[final["status"] == "ok"]
     ax.plot(good["batch_size"], good["test_accuracy"], ".", color="0.25", ms=5, label="one seed")
     diverged = final[final["status"] == "diverged"]
@@ -108,8 +118,8 @@ def plot_final_accuracy(final: pd.DataFrame, summary: pd.DataFrame, title: str =
         ax.plot(diverged["batch_size"], np.full(len(diverged), 0.02), "x", color=DIVERGED_COLOUR, ms=10, mew=2,
                 transform=edge, clip_on=False, label=f"diverged ({len(diverged)} of {len(final)} runs)")
     ax.set_xscale("log")
-    ax.set_xticks(s["batch_size"])
-    ax.set_xticklabels([str(b) for b in s["batch_size"]])
+    ax.set_xticks(c["batch_size"])
+    ax.set_xticklabels([str(b) for b in c["batch_size"]])
     ax.minorticks_off()
     ax.set_xlabel("batch size B (log scale)")
     ax.set_ylabel("test accuracy after training")

@@ -25,7 +25,26 @@ import pandas as pd
 from scipy import stats
 
 from bayes_sgd.mlp import Architecture, forward, log_softmax
-from bayes_sgd.sgd import sample_batch
+from bayes_sgd.sgd import TrainingConfig, initial_parameters, sample_batch
+
+
+def initial_state(
+    arch: Architecture, seed: int, *, weight_init: str, bias_init: float
+) -> tuple[np.ndarray, np.random.Generator]:
+    """The weights Figure 9 examines and the generator of its batches, both from run seed ``seed``.
+
+    The weights are the initialisation of the training run with seed ``seed`` (the same stream
+    as ``train_mlp``: the first child of ``SeedSequence(seed)``, :func:`bayes_sgd.sgd.run_seeds`);
+    the batches come from a third child of the same seed sequence, independent of the run's
+    initialisation (first child) and batch order (second child).
+    """
+    run = TrainingConfig(
+        learning_rate=1.0, momentum=0.0, batch_size=1, steps=1, seed=int(seed),
+        weight_init=weight_init, bias_init=float(bias_init),
+    )
+    w = initial_parameters(arch, run)
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(3)[2])
+    return w, rng
 
 
 def most_active_hidden_unit(arch: Architecture, w: np.ndarray, X: np.ndarray) -> int:

@@ -13,20 +13,25 @@ that is B_opt is proportional to ``eps``, to ``N`` and to ``1 / (1 - m)``.
 
 This module measures those rules on tables of finished training runs:
 
-* :func:`noise_scale`, :func:`predicted_optimum_batch_size`: the formulas above.
+* :func:`noise_scale`: the formula above.
 * :func:`batch_size_curves`: seed-mean test accuracy per (curve, batch size).
 * :func:`optimum_batch_sizes`: per curve, the best grid batch size, a seed-bootstrap interval
   for it, and a refined optimum from a local quadratic in ``log B``.
 * :func:`scaling_points`, :func:`fit_scaling`, :func:`loglog_fit`: the log-log fit of the
-  optimum against the swept quantity (``eps``, ``N`` or ``1/(1-m)``), with the paper's
-  proportionality (slope 1) alongside.
+  optimum against the swept quantity (``eps``, ``N`` or ``1/(1-m)``, see
+  :data:`bayes_sgd.sweeps.SWEEPS`), with the paper's proportionality (slope 1) alongside;
+  :func:`sweep_fits`: the fits table of one sweep (every method and fit region, with the
+  reason when there is too little to fit), which the figures and the claims read.
 
 Conventions. A *curve* is one setting of the curve keys (by default dataset, ``n_train``,
 ``learning_rate``, ``momentum``, ``l2``, ``steps``) swept over ``batch_size`` and ``seed``.
 The final rows of runs (one per run) come from :func:`bayes_sgd.sgd.final_evaluations`.
 Accuracies are fractions in [0, 1]. Logarithms are natural. **Diverged runs** (``status ==
-"diverged"``) are scored at ``diverged_accuracy`` (default 0.1, chance for ten balanced
-classes), not at the accuracy of their last evaluation: a network whose loss became
+"diverged"``) are scored at ``diverged_accuracy`` (``scaling.diverged_accuracy``, 0.1 by
+default: chance for ten balanced classes), not at the accuracy of their last evaluation, nor
+left out. This is the one rule of the whole project: every accuracy-versus-B table
+(:func:`batch_size_curves`, for Figures 3, 4, 8 and 5-7 alike), every optimum, every figure
+line and every claim uses it: a network whose loss became
 non-finite no longer predicts anything, and its last finite evaluation would credit an
 unstable run with an accuracy it cannot keep. Pass ``diverged_accuracy=None`` to use the
 recorded ``test_accuracy`` instead (it must then be finite). **Curves that never train**
@@ -38,35 +43,20 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from bayes_sgd.sweeps import get_sweep
 
 #: Columns that identify one accuracy-versus-batch-size curve in the MLP run tables.
 DEFAULT_CURVE_KEYS: tuple[str, ...] = ("dataset", "n_train", "learning_rate", "momentum", "l2", "steps")
 
 #: Default score of a diverged run: chance accuracy for ten balanced classes.
 DEFAULT_DIVERGED_ACCURACY = 0.1
-
-#: Abscissa of each scaling rule: the quantity B_opt should be proportional to.
-SWEEP_ABSCISSA = {
-    "learning_rate": lambda t: np.asarray(t["learning_rate"], dtype=float),
-    "n_train": lambda t: np.asarray(t["n_train"], dtype=float),
-    "momentum": lambda t: 1.0 / (1.0 - np.asarray(t["momentum"], dtype=float)),
-}
-
-#: The abscissa of each scaling rule, as a column name.
-SWEEP_X_NAME = {"learning_rate": "learning_rate", "n_train": "n_train", "momentum": "1/(1-momentum)"}
-
-#: Axis label of each abscissa.
-SWEEP_LABEL = {
-    "learning_rate": r"learning rate $\epsilon$",
-    "n_train": r"training set size $N$",
-    "momentum": r"$1/(1-m)$",
-}
 
 _STATUSES = ("ok", "diverged")
 
@@ -104,25 +94,6 @@ def noise_scale(learning_rate, n_train, batch_size, momentum=0.0):
         raise ValueError("noise_scale: batch_size must lie in [1, n_train]")
     g = eps / (1.0 - m) * (n / b - 1.0)
     return float(g) if g.ndim == 0 else g
-
-
-def predicted_optimum_batch_size(learning_rate, n_train, momentum, optimum_noise_scale, *, exact=True):
-    """Batch size whose noise scale equals ``optimum_noise_scale`` (inverse of :func:`noise_scale`).
-
-    ``exact=True`` inverts ``g = eps/(1-m) (N/B - 1)``: ``B = N / (1 + g (1 - m) / eps)``, which
-    never exceeds ``N``. ``exact=False`` gives the paper's proportionality
-    ``B = eps N / ((1 - m) g)`` (the ``B << N`` limit), useful to centre a batch-size grid for a
-    new ``eps``, ``N`` or ``m`` given the ``g_opt`` of a measured curve. Vectorised.
-    """
-    eps, n, m, g = (
-        np.asarray(v, dtype=float) for v in (learning_rate, n_train, momentum, optimum_noise_scale)
-    )
-    if np.any(~(eps > 0)) or np.any(~((m >= 0) & (m < 1))):
-        raise ValueError("predicted_optimum_batch_size: need learning_rate > 0 and momentum in [0, 1)")
-    if np.any(~(g >= 0)) or (not exact and np.any(g == 0)):
-        raise ValueError("predicted_optimum_batch_size: optimum_noise_scale must be >= 0 (> 0 if not exact)")
-    b = n / (1.0 + g * (1.0 - m) / eps) if exact else eps * n / ((1.0 - m) * g)
-    return float(b) if b.ndim == 0 else b
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,27 +379,6 @@ def optimum_batch_sizes(
     return optima
 
 
-def select_sweep(
-    table: pd.DataFrame, vary: str, reference: Mapping[str, float | str], *, rtol: float = 1e-9
-) -> pd.DataFrame:
-    """Rows of ``table`` that match ``reference`` on every key except ``vary``.
-
-    E.g. the curves of Figure 5 are ``select_sweep(optima, "learning_rate", {"n_train": 1000,
-    "momentum": 0.9, "l2": 0.0})`` (``steps`` is left out of the reference there because it
-    changes with the learning rate). Numbers are compared with relative tolerance ``rtol``.
-    """
-    _require(table, [vary, *reference], "select_sweep")
-    keep = np.ones(len(table), dtype=bool)
-    for column, value in reference.items():
-        if column == vary:
-            continue
-        if isinstance(value, str):
-            keep &= (table[column].astype(str) == value).to_numpy()
-        else:
-            keep &= np.isclose(table[column].to_numpy(dtype=float), float(value), rtol=rtol, atol=0.0)
-    return table.loc[keep].sort_values(vary).reset_index(drop=True)
-
-
 # --------------------------------------------------------------------------------------------
 # Log-log fits of the scaling rules
 # --------------------------------------------------------------------------------------------
@@ -575,11 +525,10 @@ def scaling_points(
     the end of its grid, so only a bound) or ``"x below min_x"`` (e.g. the paper's N rule holds
     only above N of about 20,000).
     """
-    if sweep not in SWEEP_ABSCISSA:
-        raise ValueError(f"scaling_points: unknown sweep {sweep!r}; one of {sorted(SWEEP_ABSCISSA)}")
+    registered = get_sweep(sweep)
     _require(optima, [sweep, "b_opt", "at_grid_edge"], "scaling_points")
     points = optima.copy()
-    points["x"] = SWEEP_ABSCISSA[sweep](points)
+    points["x"] = registered.x(points)
     reason = np.full(len(points), "", dtype=object)
     if "trained" in points.columns:
         reason[~points["trained"].to_numpy(dtype=bool)] = "never trained"
@@ -631,6 +580,76 @@ def fit_scaling(
     )
 
 
-def fit_table(fits: Mapping[str, LogLogFit]) -> pd.DataFrame:
-    """One row per fit (``sweep`` plus every :class:`LogLogFit` field), for writing to Parquet."""
-    return pd.DataFrame([{"sweep": name, **asdict(fit)} for name, fit in fits.items()])
+#: The interval methods of every scaling-rule fit: Student t (the claims read it) and the seed
+#: bootstrap of the optima (``replicates``).
+FIT_METHODS = ("t", "bootstrap")
+
+
+def sweep_fits(
+    optima: pd.DataFrame,
+    replicates: pd.DataFrame,
+    sweep: str,
+    *,
+    confidence: float,
+    min_x_values: Sequence[float | None] = (None,),
+) -> pd.DataFrame:
+    """The fits table of one sweep: one row per (fit region ``min_x``, interval method).
+
+    For each ``min_x`` in ``min_x_values`` (``None``: every interior optimum, as Figures 5b-7b
+    draw; a number: only optima with ``x >= min_x``, e.g. the paper's N rule above N = 20,000)
+    and each method of :data:`FIT_METHODS`, the :func:`fit_scaling` of the points of
+    :func:`scaling_points` at the ``confidence`` level. Columns: ``sweep``, ``x`` (the
+    abscissa's name), ``min_x`` (NaN: no bound), every :class:`LogLogFit` field, ``fitted``,
+    ``n_optima`` (curves of the sweep), ``excluded`` (how many were left out and why, as text)
+    and ``reason`` (why a fit could not be made, else ""). A region with fewer than two usable
+    optima with distinct ``x`` is not fitted: its numbers are NaN, ``n_points`` counts the
+    usable optima, ``fitted`` is False.
+    """
+    registered = get_sweep(sweep)
+    rows = []
+    for min_x in min_x_values:
+        points = scaling_points(optima, sweep, min_x=min_x)
+        used = points.loc[points["used"]]
+        counts = points["excluded_because"].value_counts().drop("", errors="ignore")
+        excluded = "; ".join(f"{n} {why}" for why, n in counts.items())
+        region = dict(
+            sweep=sweep,
+            x=registered.x_name,
+            min_x=np.nan if min_x is None else float(min_x),
+            n_optima=int(len(points)),
+            excluded=excluded,
+        )
+        for method in FIT_METHODS:
+            try:
+                fit = fit_scaling(points, confidence=confidence, method=method, replicates=replicates)
+            except ValueError:  # fewer than two usable optima with distinct x: say why
+                empty = {f.name: np.nan for f in fields(LogLogFit)}
+                empty.update(
+                    n_points=int(len(used)),
+                    x_min=float(used["x"].min()) if len(used) else np.nan,
+                    x_max=float(used["x"].max()) if len(used) else np.nan,
+                    confidence=float(confidence),
+                    method=method,
+                )
+                reason = f"{len(used)} usable optima of {len(points)}" + "".join(f"; {n} {why}" for why, n in counts.items())
+                rows.append({**region, **empty, "fitted": False, "reason": reason})
+                continue
+            rows.append({**region, **asdict(fit), "fitted": True, "reason": ""})
+    return pd.DataFrame(rows)
+
+
+def fit_of(fits: pd.DataFrame, *, method: str = "t", min_x: float | None = None) -> tuple[LogLogFit | None, str]:
+    """The fit of region ``min_x`` and interval ``method`` in a :func:`sweep_fits` table.
+
+    Returns ``(fit, "")``, or ``(None, reason)`` when that fit could not be made or is not in
+    the table. Figures 5b-7b draw ``fit_of(fits)`` (Student t, every interior optimum).
+    """
+    bound = fits["min_x"].to_numpy(dtype=float)
+    region = np.isnan(bound) if min_x is None else np.isclose(bound, float(min_x))
+    rows = fits.loc[region & (fits["method"] == method).to_numpy()]
+    if len(rows) == 0:
+        return None, f"no {method} fit for min_x = {min_x} in the fits table"
+    row = rows.iloc[0]
+    if not row["fitted"]:
+        return None, str(row["reason"])
+    return LogLogFit(**{f.name: row[f.name] for f in fields(LogLogFit)}), ""

@@ -1,4 +1,4 @@
-"""The scaling sweeps of Figures 5-7 as lists of training runs, and what they cost.
+"""The scaling sweeps of Figures 5-7: their registry and their lists of training runs.
 
 Paper Section 5 sweeps one quantity at a time around the Figure 4 setting (N = 1000,
 eps = 1, m = 0.9, 10,000 updates) and measures the optimum batch size of every curve:
@@ -16,29 +16,86 @@ A sweep is one section of the ``scaling:`` configuration: the fixed settings, ``
 the same records as the runs of Figures 3, 4 and 8 (:func:`figure_runs`), so a configuration
 requested twice is one run.
 
-:class:`CostModel` estimates the single-core time of a run from its number of updates, batch
-size and evaluations; :func:`estimate_cost` sums it over a set of distinct runs.
+:data:`SWEEPS` is the one registry of the sweeps: what each varies, its configuration
+section, figure number, symbols and axis label; every rule, analysis, figure and report line
+that needs one of these reads it there. (What a run costs is :mod:`bayes_sgd.resources`.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
-from bayes_sgd.sgd import evaluation_steps
 
-#: Configuration section of each sweep, by swept column (the run-table column that varies).
-SWEEP_SECTIONS = {
-    "learning_rate": "learning_rate_sweep",
-    "n_train": "n_train_sweep",
-    "momentum": "momentum_sweep",
+@dataclass(frozen=True)
+class Sweep:
+    """What one scaling sweep varies and how every output names it (the one registry of sweeps).
+
+    ``column``: the run-table column the sweep varies (and the ``{sweep}`` wildcard);
+    ``section``: its key under ``scaling:``; ``figure``: the paper's figure number;
+    ``quantity``: the swept quantity in words (figure titles);
+    ``symbol``: the swept quantity in plain text (report lines); ``x_symbol``: the abscissa of
+    its scaling rule in plain text; ``x_name``: that abscissa as a column name of the fits
+    table; ``axis_label``/``legend_symbol``: the same for matplotlib; ``abscissa``: the
+    abscissa from the swept column (``B_opt`` should be proportional to it).
+    """
+
+    column: str
+    section: str
+    figure: int
+    quantity: str
+    symbol: str
+    x_symbol: str
+    x_name: str
+    axis_label: str
+    legend_symbol: str
+    abscissa: Callable[[np.ndarray], np.ndarray]
+
+    def x(self, table) -> np.ndarray:
+        """The abscissa of every row of ``table`` (which has the swept column)."""
+        return self.abscissa(np.asarray(table[self.column], dtype=float))
+
+    def curve_label(self, value: float) -> str:
+        """Legend label of the curve at swept value ``value``."""
+        return f"{self.legend_symbol} = {value:g}"
+
+
+#: The sweeps of Figures 5-7, by swept column, in the paper's order.
+SWEEPS: dict[str, Sweep] = {
+    s.column: s
+    for s in (
+        Sweep("learning_rate", "learning_rate_sweep", 5, "learning rate", "eps", "eps", "learning_rate",
+              r"learning rate $\epsilon$", r"$\epsilon$", lambda v: v),
+        Sweep("n_train", "n_train_sweep", 6, "training-set size", "N", "N", "n_train",
+              r"training set size $N$", "N", lambda v: v),
+        Sweep("momentum", "momentum_sweep", 7, "momentum", "m", "1/(1-m)", "1/(1-momentum)",
+              r"$1/(1-m)$", "m", lambda v: 1.0 / (1.0 - v)),
+    )
 }
 
-#: Figure number of each sweep.
-SWEEP_FIGURES = {"learning_rate": 5, "n_train": 6, "momentum": 7}
+
+def get_sweep(column: str) -> Sweep:
+    """The registered sweep that varies ``column``; ``ValueError`` naming the choices otherwise."""
+    if column not in SWEEPS:
+        raise ValueError(f"unknown sweep {column!r}; one of {sorted(SWEEPS)}")
+    return SWEEPS[column]
+
+
+#: A number as run paths write it (:func:`format_number`): 1, 0.1, 1e-06, 1e+06.
+NUMBER_PATTERN = r"[0-9][0-9.e+-]*"
+
+
+def format_number(x: float) -> str:
+    """A number as it appears in run paths: 1.0 -> '1', 0.1 -> '0.1', 1e-06 -> '1e-06'.
+
+    The one number format of every path (shortest ``%g``), so that a run requested by two
+    figures with the same settings is one file, one job.
+    """
+    return format(x, "g")
+
 
 #: The settings of a run besides its batch size and seed.
 CURVE_SETTINGS = ("n_train", "learning_rate", "momentum", "l2", "steps")
@@ -55,6 +112,15 @@ class Run:
     l2: float
     steps: int
     seed: int
+
+
+def run_path(dataset: str, run: Run) -> str:
+    """Path of the table of one MLP training run (rule ``train_mlp``; its wildcards)."""
+    return (
+        f"results/runs/{dataset}/N{int(run.n_train)}/"
+        f"eps{format_number(run.learning_rate)}_m{format_number(run.momentum)}_B{int(run.batch_size)}"
+        f"_l2{format_number(run.l2)}_T{int(run.steps)}_s{int(run.seed)}.parquet"
+    )
 
 
 def steps_for_learning_rate(steps_at_unit_learning_rate: float, learning_rate: float) -> int:
@@ -75,12 +141,10 @@ def steps_for_learning_rate(steps_at_unit_learning_rate: float, learning_rate: f
 def sweep_curves(scaling: Mapping[str, Any], sweep: str) -> list[dict[str, Any]]:
     """The curves of one sweep: the settings of each (``CURVE_SETTINGS``) and its ``batch_sizes``.
 
-    ``scaling``: the ``scaling:`` configuration; ``sweep``: a key of :data:`SWEEP_SECTIONS`.
+    ``scaling``: the ``scaling:`` configuration; ``sweep``: a key of :data:`SWEEPS`.
     Curves keep their configured order.
     """
-    if sweep not in SWEEP_SECTIONS:
-        raise ValueError(f"unknown sweep {sweep!r}; one of {sorted(SWEEP_SECTIONS)}")
-    section = scaling[SWEEP_SECTIONS[sweep]]
+    section = scaling[get_sweep(sweep).section]
     curves = []
     for curve in section["curves"]:
         settings = {k: section[k] for k in CURVE_SETTINGS if k in section}
@@ -102,22 +166,12 @@ def sweep_curves(scaling: Mapping[str, Any], sweep: str) -> list[dict[str, Any]]
 
 def sweep_runs(scaling: Mapping[str, Any], sweep: str) -> list[Run]:
     """Every run of one sweep: each curve at each of its batch sizes and each of the sweep's seeds."""
-    seeds = scaling[SWEEP_SECTIONS[sweep]]["seeds"]
+    seeds = scaling[SWEEPS[sweep].section]["seeds"]
     runs = []
     for curve in sweep_curves(scaling, sweep):
         settings = {k: curve[k] for k in CURVE_SETTINGS}
         runs += [Run(batch_size=b, seed=int(s), **settings) for b in curve["batch_sizes"] for s in seeds]
     return runs
-
-
-def sweep_reference(scaling: Mapping[str, Any], sweep: str) -> dict[str, float]:
-    """The settings the sweep holds fixed (for :func:`bayes_sgd.noise_scale.select_sweep`).
-
-    ``steps`` is left out of the learning-rate sweep, where it changes with eps.
-    """
-    section = scaling[SWEEP_SECTIONS[sweep]]
-    keys = [k for k in ("n_train", "learning_rate", "momentum", "l2", "steps") if k != sweep and k in section]
-    return {k: section[k] for k in keys}
 
 
 def figure_runs(mlp: Mapping[str, Any], figures: Iterable[str] = ("figure_3", "figure_4", "figure_8")) -> list[Run]:
@@ -141,114 +195,16 @@ def figure_runs(mlp: Mapping[str, Any], figures: Iterable[str] = ("figure_3", "f
     return runs
 
 
-def check_sweeps(scaling: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Problems the schema cannot see, as ``(dotted key, message)`` pairs (empty if none).
-
-    Within a sweep every curve's swept value is distinct and every batch size lies in
-    ``[1, N]`` of its curve; a learning rate gives at least one update.
-    """
-    problems = []
-    for sweep, name in SWEEP_SECTIONS.items():
-        section = scaling.get(name)
-        if section is None:
-            continue
-        values = [curve[sweep] for curve in section["curves"]]
-        if len(set(values)) != len(values):
-            problems.append((f"scaling.{name}.curves", f"a {sweep} value appears in more than one curve: {values}"))
-        for i, curve in enumerate(section["curves"]):
-            n = curve["n_train"] if sweep == "n_train" else section["n_train"]
-            key = f"scaling.{name}.curves.{i}.batch_sizes"
-            for b in curve["batch_sizes"]:
-                if not 1 <= b <= n:
-                    problems.append((key, f"batch size {b} is outside [1, {n}] (the training set has {n} images)"))
-            if sweep == "learning_rate":
-                try:
-                    steps_for_learning_rate(section["steps_at_unit_learning_rate"], curve["learning_rate"])
-                except ValueError as err:
-                    problems.append((f"scaling.{name}.curves.{i}.learning_rate", str(err)))
-    return problems
-
-
-# --------------------------------------------------------------------------------------------
-# Cost
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Single-core seconds of one run of ``train_mlp`` (784-800-10 network, float32).
-
-    ``seconds = overhead + steps * (per_step + per_example * B) + evaluations * per_image * (N + n_test)``
-
-    ``evaluations``: the number of evaluations of the run, ``len(evaluation_steps(steps,
-    eval_points))`` (:func:`bayes_sgd.sgd.evaluation_steps`); each evaluates the training set
-    and the test set. The defaults were measured on the 2-core development machine with one
-    BLAS thread per job: ``scripts/benchmark_sgd.py`` gives the step, about 0.35 ms plus
-    0.028 ms per example (B = 1000: 28 ms); the per-image evaluation and the fixed overhead
-    (start-up, reading the dataset) come from the workflow's job benchmarks.
-    """
-
-    per_step: float = 0.35e-3
-    per_example: float = 0.028e-3
-    per_image: float = 0.02e-3
-    overhead: float = 3.0
-
-    def run_seconds(self, run: Run, *, n_test: int, eval_points: int) -> float:
-        """Estimated seconds of ``run``."""
-        evaluations = len(evaluation_steps(run.steps, eval_points))
-        return (
-            self.overhead
-            + run.steps * (self.per_step + self.per_example * run.batch_size)
-            + evaluations * self.per_image * (run.n_train + n_test)
-        )
-
-
-def estimate_cost(
-    groups: Mapping[str, Iterable[Run]], model: CostModel, *, n_test: int, eval_points: int
-) -> pd.DataFrame:
-    """Estimated core-hours per group of runs, each distinct run counted once.
-
-    ``groups``: name (e.g. ``"Figure 5"``) -> its runs. A run already listed in an earlier
-    group is counted there only (runs shared between figures are one job). Returns one row
-    per group (``group``, ``runs``, ``new_runs``, ``core_hours``, ``longest_run_hours``) and a
-    ``total`` row.
-    """
-    seen: set[Run] = set()
-    rows = []
-    for name, runs in groups.items():
-        runs = list(dict.fromkeys(runs))
-        new = [r for r in runs if r not in seen]
-        seen.update(new)
-        seconds = [model.run_seconds(r, n_test=n_test, eval_points=eval_points) for r in new]
-        rows.append(
-            dict(
-                group=name,
-                runs=len(runs),
-                new_runs=len(new),
-                core_hours=sum(seconds) / 3600,
-                longest_run_hours=max(seconds, default=0.0) / 3600,
-            )
-        )
-    table = pd.DataFrame(rows)
-    total = dict(
-        group="total",
-        runs=int(table["new_runs"].sum()),
-        new_runs=int(table["new_runs"].sum()),
-        core_hours=float(table["core_hours"].sum()),
-        longest_run_hours=float(table["longest_run_hours"].max()),
-    )
-    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
-
-
-def describe_sweeps(scaling: Mapping[str, Any]) -> list[str]:
-    """One Markdown bullet per sweep: what it holds fixed, its updates, seeds and curves."""
-    lines = []
-    for sweep, name in SWEEP_SECTIONS.items():
-        section = scaling[name]
+def describe_sweeps(scaling: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One record per sweep for the report: its figure, section, what it holds fixed, its
+    updates, seeds and curves (plain text; the report template lays them out)."""
+    records = []
+    for column, sw in SWEEPS.items():
+        section = scaling[sw.section]
         fixed = ", ".join(
-            f"{k} = {section[k]:g}" for k in ("n_train", "learning_rate", "momentum", "l2") if k in section and k != sweep
+            f"{k} = {section[k]:g}" for k in ("n_train", "learning_rate", "momentum", "l2") if k in section and k != column
         )
-        if sweep == "learning_rate":
+        if column == "learning_rate":
             updates = (
                 f"each curve runs round({section['steps_at_unit_learning_rate']:g} / eps) updates "
                 "(constant SDE time; the paper: 10,000 / eps)"
@@ -256,10 +212,17 @@ def describe_sweeps(scaling: Mapping[str, Any]) -> list[str]:
         else:
             updates = f"{section['steps']} updates"
         curves = "; ".join(
-            f"{sweep} = {c[sweep]:g}: B in {{{', '.join(str(b) for b in c['batch_sizes'])}}}" for c in section["curves"]
+            f"{sw.symbol} = {c[column]:g}: B in {{{', '.join(str(b) for b in c['batch_sizes'])}}}"
+            for c in section["curves"]
         )
-        seeds = ", ".join(str(s) for s in section["seeds"])
-        lines.append(
-            f"- Figure {SWEEP_FIGURES[sweep]} (`scaling.{name}`): {fixed}; {updates}; seeds {seeds}; curves: {curves}."
+        records.append(
+            dict(
+                figure=sw.figure,
+                section=f"scaling.{sw.section}",
+                fixed=fixed,
+                updates=updates,
+                seeds=", ".join(str(s) for s in section["seeds"]),
+                curves=curves,
+            )
         )
-    return lines
+    return records

@@ -1,21 +1,20 @@
-# Helpers shared by every rule file (configuration validation, number formatting in paths,
-# the path of an MLP run, the package modules declared as inputs), and input functions. No rules.
+# Helpers shared by every rule file (configuration validation, the path of an MLP run, figure
+# paths and titles, the package modules declared as inputs), and input functions. No rules.
 
 import os
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from bayes_sgd.datasets import FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
-from bayes_sgd.config import ConfigError, check_config, validate_schema
+from bayes_sgd.config import ConfigError, validate_config
+from bayes_sgd import resources, sweeps
 
-CONFIG_SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+# Every check of the configuration, and its defaults, in one place (bayes_sgd.config), before
+# any rule is built; an error names the dotted key.
 try:
-    validate_schema(config, CONFIG_SCHEMA)
-    validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
-    check_config(config)
+    validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
@@ -34,23 +33,20 @@ def code(*modules):
     return [os.path.relpath(SRC / f"{module}.py") for module in modules]
 
 
-def fmt(x):
-    """A number as it appears in file names: 1.0 -> '1', 0.1 -> '0.1', 1e-06 -> '1e-06'."""
-    return format(x, "g")
-
-
 def run_path(dataset, n_train, learning_rate, momentum, batch_size, l2, steps, seed):
-    """Path of the table of one MLP training run (rule train_mlp)."""
-    return (
-        f"results/runs/{dataset}/N{int(n_train)}/"
-        f"eps{fmt(learning_rate)}_m{fmt(momentum)}_B{int(batch_size)}_l2{fmt(l2)}"
-        f"_T{int(steps)}_s{int(seed)}.parquet"
-    )
+    """Path of the table of one MLP training run (rule train_mlp; bayes_sgd.sweeps.run_path)."""
+    run = sweeps.Run(int(n_train), float(learning_rate), float(momentum), int(batch_size), float(l2), int(steps), int(seed))
+    return sweeps.run_path(dataset, run)
 
 
 def figure_paths(name):
-    """The files of one figure, one per configured format."""
-    return [f"results/figures/{name}.{ext}" for ext in config["plot"]["formats"]]
+    """The files of one figure of the configured dataset, one per configured format."""
+    return [f"results/figures/{DATASET}/{name}.{ext}" for ext in config["plot"]["formats"]]
+
+
+def figure_title(text):
+    """A figure's title, naming the dataset it shows."""
+    return f"{text} ({DATASET})"
 
 
 # --- data (workflow/rules/data.smk) ---
@@ -87,70 +83,33 @@ def dataset_params(wildcards):
 
 
 # --- cluster resources of train_mlp (workflow/rules/train.smk) ---
-# The cost model of one run (bayes_sgd.sweeps.CostModel, measured on one core of the
-# development machine: a step costs about 0.35 ms + 0.028 ms x B, an evaluation about 0.02 ms
-# per image), so that a cluster gets a runtime and memory request that grows with the run
-# (N, B, steps) instead of one size for all. Memory: about 1 GB for Python,
-# NumPy and the dataset table of full MNIST, 784 float32 per training or test image, and the
-# batch workspace (inputs, three hidden-layer arrays, outputs) per example of a batch (measured
-# peaks on full MNIST: 1.0 GB at N = 1,000, B = 1,000; 1.2 GB at N = 50,000, B = 5,000).
-# The requests are the estimate times a safety factor, with a floor, and double with every
-# attempt (profiles/slurm resubmits a failed job once, e.g. after TIMEOUT or OUT_OF_MEMORY).
+# The runtime and memory a job requests grow with its run (N, B, steps) and the configured
+# network, and double with every attempt: bayes_sgd.resources holds the models.
 
-from bayes_sgd.sweeps import CostModel, Run
-
-TRAIN_RUNTIME_SAFETY = 3.0
-TRAIN_RUNTIME_FLOOR_MIN = 10
-TRAIN_MEM_SAFETY = 1.5
-TRAIN_MEM_FLOOR_MB = 1000
-MAX_TEST_IMAGES = 10_000
-TRAIN_STARTUP_S = 60.0
-
-
-def train_mlp_seconds(n_train, batch_size, steps, eval_points):
-    """Estimated wall time in seconds of one train_mlp job on one core.
-
-    The single-core cost of the run (sweeps.CostModel, the model the paper-cost estimate uses)
-    with the largest test set, plus a start-up allowance for a cluster node (Python, imports,
-    reading the dataset table from a shared file system).
-    """
-    run = Run(int(n_train), 1.0, 0.0, int(batch_size), 0.0, int(steps), 0)
-    return TRAIN_STARTUP_S + CostModel().run_seconds(run, n_test=MAX_TEST_IMAGES, eval_points=eval_points)
-
-
-def train_mlp_megabytes(n_train, batch_size):
-    """Estimated peak memory in MB of one train_mlp job."""
-    inputs = (n_train + MAX_TEST_IMAGES) * 784 * 4 / 1e6
-    workspace = batch_size * (784 + 3 * 800 + 3 * 10) * 4 / 1e6
-    return 1000.0 + inputs + workspace
+TRAIN_ARCHITECTURE = resources.architecture(config["mlp"]["hidden_units"])
 
 
 def train_mlp_runtime(wildcards, attempt):
-    """runtime (minutes) of a train_mlp job: the estimate x safety, floored, x attempt."""
-    seconds = train_mlp_seconds(
-        int(wildcards.n_train), int(wildcards.batch_size), int(wildcards.steps), config["mlp"]["eval_points"]
+    """runtime (minutes) of a train_mlp job (bayes_sgd.resources.train_mlp_runtime_minutes)."""
+    return resources.train_mlp_runtime_minutes(
+        int(wildcards.n_train), int(wildcards.batch_size), int(wildcards.steps), config["mlp"]["eval_points"],
+        TRAIN_ARCHITECTURE, attempt,
     )
-    minutes = max(TRAIN_RUNTIME_FLOOR_MIN, -(-TRAIN_RUNTIME_SAFETY * seconds // 60))
-    return int(minutes) * attempt
 
 
 def train_mlp_mem_mb(wildcards, attempt):
-    """mem_mb of a train_mlp job: the estimate x safety, rounded up to 100 MB, x attempt."""
-    megabytes = TRAIN_MEM_SAFETY * train_mlp_megabytes(int(wildcards.n_train), int(wildcards.batch_size))
-    return max(TRAIN_MEM_FLOOR_MB, int(-(-megabytes // 100) * 100)) * attempt
+    """mem_mb of a train_mlp job (bayes_sgd.resources.train_mlp_mem_mb)."""
+    return resources.train_mlp_mem_mb(int(wildcards.n_train), int(wildcards.batch_size), TRAIN_ARCHITECTURE, attempt)
 
 
 # --- scaling and report (workflow/rules/scaling.smk; report flags for every figure rule) ---
 
-from bayes_sgd.sweeps import SWEEP_FIGURES, SWEEP_SECTIONS, sweep_curves, sweep_runs
+SWEEPS = sweeps.SWEEPS
 
 
 def scaling_run_paths(sweep):
     """The run tables of one scaling sweep: every curve at each of its batch sizes and seeds."""
-    return [
-        run_path(DATASET, r.n_train, r.learning_rate, r.momentum, r.batch_size, r.l2, r.steps, r.seed)
-        for r in sweep_runs(config["scaling"], sweep)
-    ]
+    return [sweeps.run_path(DATASET, r) for r in sweeps.sweep_runs(config["scaling"], sweep)]
 
 
 def scaling_analysis_params(wildcards):

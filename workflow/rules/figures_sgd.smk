@@ -2,24 +2,22 @@
 # Figures 3, 4, 8 and 9 drawn from those tables (plot: keys never rerun training).
 
 # The run tables of Figures 3, 4 and 8: every batch size and seed of mlp.figure_<k>.
-SGD_FIGURE_RUNS = {}
-for _k in ("3", "4", "8"):
-    _s = config["mlp"][f"figure_{_k}"]
-    SGD_FIGURE_RUNS[_k] = [
-        run_path(DATASET, _s["n_train"], _s["learning_rate"], _s["momentum"], b, _s["l2"], _s["steps"], seed)
-        for b in _s["batch_sizes"]
-        for seed in _s["seeds"]
-    ]
+SGD_FIGURE_RUNS = {
+    k: [sweeps.run_path(DATASET, r) for r in sweeps.figure_runs(config["mlp"], [f"figure_{k}"])] for k in ("3", "4", "8")
+}
+SGD_DIR = f"results/sgd/{DATASET}"
 
 
 rule collect_sgd_runs:
     input:
         runs=lambda wildcards: SGD_FIGURE_RUNS[wildcards.figure],
-        code=code("sgd", "tables"),
+        code=code("sgd", "noise_scale", "sweeps", "tables"),
     output:
-        runs=f"results/sgd/{DATASET}/figure_{{figure}}_runs.parquet",
-        final=f"results/sgd/{DATASET}/figure_{{figure}}_final.parquet",
-        summary=f"results/sgd/{DATASET}/figure_{{figure}}_summary.parquet",
+        runs=f"{SGD_DIR}/figure_{{figure}}_runs.parquet",
+        final=f"{SGD_DIR}/figure_{{figure}}_final.parquet",
+        curves=f"{SGD_DIR}/figure_{{figure}}_curves.parquet",
+    params:
+        diverged_accuracy=config["scaling"]["diverged_accuracy"],
     log:
         f"logs/collect_sgd_runs/{DATASET}_figure_{{figure}}.log",
     conda:
@@ -37,22 +35,24 @@ rule collect_sgd_runs:
 
 rule plot_learning_curves:
     input:
-        runs=f"results/sgd/{DATASET}/figure_{{figure}}_runs.parquet",
+        runs=f"{SGD_DIR}/figure_{{figure}}_runs.parquet",
         code=code("figures_sgd"),
     output:
         figure=report_figure(
-            expand("results/figures/figure_{{figure}}.{ext}", ext=config["plot"]["formats"]),
+            expand(f"results/figures/{DATASET}/figure_{{{{figure}}}}.{{ext}}", ext=config["plot"]["formats"]),
             "plot_learning_curves",
             "Figures 3-4, 8-9: SGD and the batch size",
         ),
     params:
         dpi=config["plot"]["dpi"],
-        title=lambda wildcards: {
-            "3": "Figure 3: small batch versus full batch",
-            "8": "Figure 8: small batch versus full batch with L2 regularisation",
-        }[wildcards.figure],
+        title=lambda wildcards: figure_title(
+            {
+                "3": "Figure 3: small batch versus full batch",
+                "8": "Figure 8: small batch versus full batch with L2 regularisation",
+            }[wildcards.figure]
+        ),
     log:
-        "logs/plot_learning_curves/figure_{figure}.log",
+        f"logs/plot_learning_curves/{DATASET}_figure_{{figure}}.log",
     conda:
         CONDA_ENV
     localrule: True
@@ -68,16 +68,16 @@ rule plot_learning_curves:
 
 rule plot_figure_4:
     input:
-        final=f"results/sgd/{DATASET}/figure_4_final.parquet",
-        summary=f"results/sgd/{DATASET}/figure_4_summary.parquet",
+        final=f"{SGD_DIR}/figure_4_final.parquet",
+        curves=f"{SGD_DIR}/figure_4_curves.parquet",
         code=code("figures_sgd"),
     output:
         figure=report_figure(figure_paths("figure_4"), "plot_figure_4", "Figures 3-4, 8-9: SGD and the batch size"),
     params:
         dpi=config["plot"]["dpi"],
-        title="Figure 4: test accuracy after training versus batch size",
+        title=figure_title("Figure 4: test accuracy after training versus batch size"),
     log:
-        "logs/plot_figure_4/plot_figure_4.log",
+        f"logs/plot_figure_4/{DATASET}.log",
     conda:
         CONDA_ENV
     localrule: True
@@ -102,9 +102,9 @@ rule plot_figure_9:
         figure=report_figure(figure_paths("figure_9"), "plot_figure_9", "Figures 3-4, 8-9: SGD and the batch size"),
     params:
         dpi=config["plot"]["dpi"],
-        title="Figure 9",
+        title=figure_title("Figure 9"),
     log:
-        "logs/plot_figure_9/plot_figure_9.log",
+        f"logs/plot_figure_9/{DATASET}.log",
     conda:
         CONDA_ENV
     localrule: True
@@ -117,7 +117,7 @@ rule plot_figure_9:
 
 
 SGD_TARGETS = [
-    *[f"results/sgd/{DATASET}/figure_{k}_{kind}.parquet" for k in (3, 4, 8) for kind in ("runs", "final", "summary")],
+    *[f"{SGD_DIR}/figure_{k}_{kind}.parquet" for k in (3, 4, 8) for kind in ("runs", "final", "curves")],
     f"{FIGURE_9_TABLE}_samples.parquet",
     f"{FIGURE_9_TABLE}_summary.parquet",
     *[path for k in (3, 4, 8, 9) for path in figure_paths(f"figure_{k}")],

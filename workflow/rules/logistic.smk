@@ -3,11 +3,8 @@
 
 from bayes_sgd.logistic import lambda_grid
 
-try:
-    _grid = config["logistic"]["lambda_grid"]
-    LOGISTIC_LAMBDAS = lambda_grid(_grid["min"], _grid["max"], _grid["per_decade"])
-except ValueError as err:
-    raise WorkflowError(f"Invalid configuration: logistic.lambda_grid: {err}") from None
+_grid = config["logistic"]["lambda_grid"]  # checked by bayes_sgd.config (common.smk)
+LOGISTIC_LAMBDAS = lambda_grid(_grid["min"], _grid["max"], _grid["per_decade"])
 
 
 rule fit_logistic_regression:
@@ -51,8 +48,12 @@ rule plot_figures_1_2:
         figure_2=report_figure(figure_paths("figure_2"), "figure_2", "Figures 1-2: logistic regression"),
     params:
         dpi=config["plot"]["dpi"],
+        titles={
+            "figure_1": figure_title("Figure 1: accuracy against the regularisation strength"),
+            "figure_2": figure_title("Figure 2: cross-entropy and the evidence against the regularisation strength"),
+        },
     log:
-        "logs/plot_figures_1_2/plot_figures_1_2.log",
+        f"logs/plot_figures_1_2/{DATASET}.log",
     conda:
         CONDA_ENV
     localrule: True

@@ -6,17 +6,26 @@
 # sweep shares with Figure 4 (or with another sweep) is one job.
 
 SCALING_DIR = f"results/scaling/{DATASET}"
+SUMMARY_DIR = f"results/summary/{DATASET}"
 
-# The run tables of each sweep, by swept column: learning_rate (Figure 5), n_train (Figure 6),
-# momentum (Figure 7).
-SCALING_RUNS = {sweep: scaling_run_paths(sweep) for sweep in SWEEP_SECTIONS}
-SCALING_FIGURES = {str(figure): sweep for sweep, figure in SWEEP_FIGURES.items()}
+# The run tables of each sweep (bayes_sgd.sweeps.SWEEPS: learning_rate, Figure 5; n_train,
+# Figure 6; momentum, Figure 7) and the sweep of each figure number.
+SCALING_RUNS = {sweep: scaling_run_paths(sweep) for sweep in SWEEPS}
+SCALING_FIGURES = {str(s.figure): sweep for sweep, s in SWEEPS.items()}
+
+
+def fit_regions(wildcards):
+    """The fit regions of a sweep: every interior optimum (the figure), and for the N rule also
+    N >= scaling.claims.n_train_min (the paper's claim holds only there)."""
+    if wildcards.sweep == "n_train":
+        return [None, config["scaling"]["claims"]["n_train_min"]]
+    return [None]
 
 
 rule analyse_scaling_sweep:
     input:
         runs=lambda wildcards: SCALING_RUNS[wildcards.sweep],
-        code=code("noise_scale", "sgd", "tables"),
+        code=code("noise_scale", "sweeps", "sgd", "mlp", "datasets", "idx", "subsets", "tables"),
     output:
         final=f"{SCALING_DIR}/{{sweep}}/final.parquet",
         curves=f"{SCALING_DIR}/{{sweep}}/curves.parquet",
@@ -25,14 +34,15 @@ rule analyse_scaling_sweep:
         fits=f"{SCALING_DIR}/{{sweep}}/fits.parquet",
     params:
         analysis=scaling_analysis_params,
-        curves=lambda wildcards: sweep_curves(config["scaling"], wildcards.sweep),
+        fit_regions=fit_regions,
+        curves=lambda wildcards: sweeps.sweep_curves(config["scaling"], wildcards.sweep),
     log:
         f"logs/analyse_scaling_sweep/{DATASET}_{{sweep}}.log",
     conda:
         CONDA_ENV
     localrule: True
     wildcard_constraints:
-        sweep="|".join(SWEEP_SECTIONS),
+        sweep="|".join(SWEEPS),
     threads: 1
     resources:
         mem_mb=2000,
@@ -46,23 +56,27 @@ rule plot_scaling_figure:
         curves=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/curves.parquet",
         optima=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/optima.parquet",
         fits=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/fits.parquet",
-        code=code("figures_scaling", "noise_scale"),
+        code=code("figures_scaling", "noise_scale", "sweeps", "tables"),
     output:
         figure=report_figure(
-            expand("results/figures/figure_{{figure}}.{ext}", ext=config["plot"]["formats"]),
+            expand(f"results/figures/{DATASET}/figure_{{{{figure}}}}.{{ext}}", ext=config["plot"]["formats"]),
             "plot_scaling_figure",
             "Figures 5-7: scaling rules",
         ),
     params:
         sweep=lambda wildcards: SCALING_FIGURES[wildcards.figure],
+        title=lambda wildcards: figure_title(
+            f"Figure {wildcards.figure}: the optimum batch size against the "
+            f"{SWEEPS[SCALING_FIGURES[wildcards.figure]].quantity}"
+        ),
         dpi=config["plot"]["dpi"],
     log:
-        "logs/plot_scaling_figure/figure_{figure}.log",
+        f"logs/plot_scaling_figure/{DATASET}_figure_{{figure}}.log",
     conda:
         CONDA_ENV
     localrule: True
     wildcard_constraints:
-        figure="5|6|7",
+        figure="|".join(SCALING_FIGURES),
     threads: 1
     resources:
         mem_mb=1000,
@@ -73,17 +87,18 @@ rule plot_scaling_figure:
 
 rule plot_accuracy_vs_noise_scale:
     input:
-        curves=expand(f"{SCALING_DIR}/{{sweep}}/curves.parquet", sweep=SWEEP_SECTIONS),
-        code=code("figures_scaling"),
+        curves=expand(f"{SCALING_DIR}/{{sweep}}/curves.parquet", sweep=SWEEPS),
+        code=code("figures_scaling", "noise_scale", "sweeps", "tables"),
     output:
         figure=report_figure(
             figure_paths("figure_noise_scale"), "plot_accuracy_vs_noise_scale", "Figures 5-7: scaling rules"
         ),
     params:
-        sweeps=list(SWEEP_SECTIONS),
+        sweeps=list(SWEEPS),
+        title=figure_title("Test accuracy against the SGD noise scale, every curve of Figures 5-7"),
         dpi=config["plot"]["dpi"],
     log:
-        "logs/plot_accuracy_vs_noise_scale/plot_accuracy_vs_noise_scale.log",
+        f"logs/plot_accuracy_vs_noise_scale/{DATASET}.log",
     conda:
         CONDA_ENV
     localrule: True
@@ -97,29 +112,35 @@ rule plot_accuracy_vs_noise_scale:
 
 rule summarise_claims:
     input:
+        # the tables the claims read (bayes_sgd.claims.TABLES), by name
         logistic=f"results/logistic/{DATASET}/fits.parquet",
-        figure_3=f"results/sgd/{DATASET}/figure_3_final.parquet",
-        figure_4=f"results/sgd/{DATASET}/figure_4_final.parquet",
-        figure_8=f"results/sgd/{DATASET}/figure_8_final.parquet",
-        gradients=f"{FIGURE_9_TABLE}_samples.parquet",
-        optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEP_SECTIONS),
-        fits=expand(f"{SCALING_DIR}/{{sweep}}/fits.parquet", sweep=SWEEP_SECTIONS),
-        code=code("claims", "noise_scale", "tables"),
-    output:
-        summary="results/summary.md",
-        html=report(
-            "results/summary.html", caption="../report/summarise_claims.rst", category="Claims report"
+        figure_3_curves=f"{SGD_DIR}/figure_3_curves.parquet",
+        figure_4_curves=f"{SGD_DIR}/figure_4_curves.parquet",
+        figure_8_curves=f"{SGD_DIR}/figure_8_curves.parquet",
+        learning_rate_optima=f"{SCALING_DIR}/learning_rate/optima.parquet",
+        learning_rate_fits=f"{SCALING_DIR}/learning_rate/fits.parquet",
+        n_train_fits=f"{SCALING_DIR}/n_train/fits.parquet",
+        momentum_fits=f"{SCALING_DIR}/momentum/fits.parquet",
+        gradient_noise=f"{FIGURE_9_TABLE}_summary.parquet",
+        # and the optima of every sweep, for the report's table
+        optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS),
+        code=code(
+            "claims", "report", "config", "sweeps", "logistic", "evidence", "datasets", "idx", "subsets", "tables"
         ),
-        claims="results/claims.parquet",
+        templates=[os.path.relpath(path) for path in sorted((SRC / "templates").glob("*.j2"))],
+    output:
+        summary=f"{SUMMARY_DIR}/summary.md",
+        html=report(f"{SUMMARY_DIR}/summary.html", caption="../report/summarise_claims.rst", category="Claims report"),
+        claims=f"{SUMMARY_DIR}/claims.parquet",
     params:
         dataset=DATASET,
-        sweeps=list(SWEEP_SECTIONS),
+        sweeps=list(SWEEPS),
         thresholds=config["scaling"]["claims"],
         diverged_accuracy=config["scaling"]["diverged_accuracy"],
         untrained_accuracy=config["scaling"]["untrained_accuracy"],
-        sweep_settings={name: config["scaling"][name] for name in SWEEP_SECTIONS.values()},
+        sweep_settings={s.section: config["scaling"][s.section] for s in SWEEPS.values()},
     log:
-        "logs/summarise_claims/summarise_claims.log",
+        f"logs/summarise_claims/{DATASET}.log",
     conda:
         CONDA_ENV
     localrule: True
@@ -132,10 +153,10 @@ rule summarise_claims:
 
 
 SCALING_TARGETS = [
-    *[f"{SCALING_DIR}/{sweep}/{kind}.parquet" for sweep in SWEEP_SECTIONS for kind in ("final", "curves", "optima", "replicates", "fits")],
-    *[path for k in (5, 6, 7) for path in figure_paths(f"figure_{k}")],
+    *[f"{SCALING_DIR}/{sweep}/{kind}.parquet" for sweep in SWEEPS for kind in ("final", "curves", "optima", "replicates", "fits")],
+    *[path for s in SWEEPS.values() for path in figure_paths(f"figure_{s.figure}")],
     *figure_paths("figure_noise_scale"),
-    "results/summary.md",
-    "results/summary.html",
-    "results/claims.parquet",
+    f"{SUMMARY_DIR}/summary.md",
+    f"{SUMMARY_DIR}/summary.html",
+    f"{SUMMARY_DIR}/claims.parquet",
 ]

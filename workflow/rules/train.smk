@@ -7,14 +7,8 @@
 # not in the path (network width, initialisation, pixel scale, evaluation schedule, subset seed)
 # come from the mlp: section through params:, so editing one reruns every run it changes.
 
-NUMBER = r"[0-9][0-9.e+-]*"  # a number as fmt() writes it: 1, 0.1, 1e-06, 1e+06
+NUMBER = sweeps.NUMBER_PATTERN  # a number as run paths write it: 1, 0.1, 1e-06, 1e+06
 MLP = config["mlp"]
-
-if MLP["figure_9"]["batch_size"] > MLP["figure_9"]["n_train"]:
-    raise WorkflowError(
-        f"Invalid configuration: mlp.figure_9.batch_size: {MLP['figure_9']['batch_size']} is larger "
-        f"than the training set ({MLP['figure_9']['n_train']} images)"
-    )
 
 
 # The seeded N-image training subset, shared by every run seed of that N.
@@ -64,7 +58,7 @@ rule compute_gradient_noise:
     input:
         dataset="results/data/{dataset}.parquet",
         subset=TRAINING_SUBSET,
-        code=code("mlp", "sgd", "gradient_noise", "tables"),
+        code=code("mlp", "sgd", "gradient_noise", "datasets", "tables"),
     output:
         samples="results/gradient_noise/{dataset}/N{n_train}_B{batch_size}_s{seed}_samples.parquet",
         summary="results/gradient_noise/{dataset}/N{n_train}_B{batch_size}_s{seed}_summary.parquet",

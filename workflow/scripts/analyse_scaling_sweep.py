@@ -1,10 +1,7 @@
 """One scaling sweep (rule analyse_scaling_sweep): the final row and noise scale g of every run,
 test accuracy per (curve, batch size), each curve's optimum batch size with its seed bootstrap,
-and the log-log fit of the optimum against the swept quantity."""
+and the log-log fits of the optimum against the swept quantity."""
 
-from dataclasses import asdict, fields
-
-import numpy as np
 import pandas as pd
 
 from bayes_sgd import noise_scale as ns
@@ -39,28 +36,15 @@ for row in optima.itertuples():
         sweep, getattr(row, sweep), row.best_accuracy, row.b_best, row.b_opt, row.b_opt_low, row.b_opt_high,
         row.optimum_noise_scale, f" (not fitted: {row.excluded_because})" if not row.used else "",
     )
-
-fit_rows = []
-for method in ("t", "bootstrap"):
-    try:
-        fit = ns.fit_scaling(optima, confidence=p["confidence"], method=method, replicates=replicates)
-    except ValueError as err:  # fewer than two usable optima: record why; the figure draws no line
-        excluded = optima.loc[~optima["used"], "excluded_because"].value_counts()
-        reason = f"{int(optima['used'].sum())} usable optima of {len(optima)}" + "".join(
-            f"; {n} {why}" for why, n in excluded.items()
-        )
-        log.warning("%s sweep, %s fit: not fitted (%s): %s", sweep, method, reason, err)
-        fit = ns.LogLogFit(**{f.name: np.nan for f in fields(ns.LogLogFit)} | {"n_points": 0, "method": method})
-        fit_rows.append({"sweep": sweep, **asdict(fit), "fitted": False, "reason": reason})
-        continue
-    log.info("%s sweep, %s fit: slope %.3f [%.3f, %.3f] over %d optima", sweep, method, fit.slope,
-             fit.slope_low, fit.slope_high, fit.n_points)
-    fit_rows.append({"sweep": sweep, **asdict(fit), "fitted": True, "reason": ""})
-fits = pd.DataFrame(fit_rows)
-fits.insert(1, "x", ns.SWEEP_X_NAME[sweep])
+fits = ns.sweep_fits(optima, replicates, sweep, confidence=p["confidence"], min_x_values=snakemake.params.fit_regions)
+for fit in fits.itertuples():
+    log.info("%s sweep, %s fit over x >= %g: %s", sweep, fit.method, fit.min_x,
+             f"slope {fit.slope:.3f} [{fit.slope_low:.3f}, {fit.slope_high:.3f}] over {fit.n_points} optima"
+             if fit.fitted else f"not fitted ({fit.reason})")
 
 provenance = {"sweep": sweep, "dataset": str(final["dataset"].iloc[0]), "analysis": dict(p),
-              "curves": snakemake.params.curves, "runs": list(snakemake.input.runs), "status": "ok"}
+              "fit_regions": list(snakemake.params.fit_regions), "curves": snakemake.params.curves,
+              "runs": list(snakemake.input.runs), "status": "ok"}
 write_table(final, snakemake.output.final, provenance)
 write_table(curves, snakemake.output.curves, provenance)
 write_table(optima, snakemake.output.optima, provenance)

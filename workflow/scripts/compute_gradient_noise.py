@@ -1,12 +1,10 @@
 """Figure 9's samples: the gradient of one softmax-layer weight at initialisation, over single
 examples and over batch means (rule compute_gradient_noise)."""
 
-import numpy as np
-
-from bayes_sgd.gradient_noise import gradient_noise_samples
+from bayes_sgd.gradient_noise import gradient_noise_samples, initial_state
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.mlp import Architecture
-from bayes_sgd.sgd import TrainingConfig, initial_parameters, training_data
+from bayes_sgd.sgd import training_data
 from bayes_sgd.tables import read_table, write_table
 
 log = script_logger(snakemake)
@@ -15,12 +13,7 @@ n_train, batch_size, seed = int(wc.n_train), int(wc.batch_size), int(wc.seed)
 subset = read_table(snakemake.input.subset)["index"].to_numpy()
 X, y, _, _ = training_data(read_table(snakemake.input.dataset), subset, p.pixel_scale)
 arch = Architecture(n_inputs=X.shape[1], n_hidden=int(p.hidden_units), n_classes=10)
-# The initialisation of run seed `seed` (same stream as train_mlp); the batches come from a third,
-# independent child of the same seed sequence.
-run = TrainingConfig(learning_rate=1.0, momentum=0.0, batch_size=batch_size, steps=1, seed=seed,
-                     weight_init=p.weight_init, bias_init=float(p.bias_init))
-w = initial_parameters(arch, run)
-rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+w, rng = initial_state(arch, seed, weight_init=p.weight_init, bias_init=p.bias_init)
 samples, summary = gradient_noise_samples(
     arch, w, X, y, batch_size, int(p.n_batches), rng, hidden_unit=p.hidden_unit, output_class=int(p.output_class)
 )

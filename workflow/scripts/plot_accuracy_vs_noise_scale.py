@@ -3,19 +3,17 @@
 
 from bayes_sgd.figures_scaling import figure_accuracy_vs_noise_scale
 from bayes_sgd.logging_setup import script_logger
+from bayes_sgd.sweeps import get_sweep
 from bayes_sgd.tables import read_table, write_atomic
-
-NAMES = {"learning_rate": "Fig. 5", "n_train": "Fig. 6", "momentum": "Fig. 7"}
 
 log = script_logger(snakemake)
 families = {
-    NAMES[sweep]: (read_table(path), sweep) for sweep, path in zip(snakemake.params.sweeps, snakemake.input.curves)
+    f"Fig. {get_sweep(sweep).figure}": (read_table(path), sweep)
+    for sweep, path in zip(snakemake.params.sweeps, snakemake.input.curves)
 }
 for name, (curves, sweep) in families.items():
     log.info("%s: %d curves over %s, %d points", name, curves[sweep].nunique(), sweep, len(curves))
-fig = figure_accuracy_vs_noise_scale(
-    families, title="Test accuracy against the SGD noise scale, every curve of Figures 5-7"
-)
+fig = figure_accuracy_vs_noise_scale(families, title=snakemake.params.title)
 for path in snakemake.output.figure:
     fmt = path.rsplit(".", 1)[-1]
     write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=snakemake.params.dpi))

@@ -1,4 +1,5 @@
-"""Draw Figure 4 (final test accuracy versus batch size) from the collected final evaluations."""
+"""Draw Figure 4 (final test accuracy versus batch size) from its batch-size curve table and the
+final evaluation of every run."""
 
 import matplotlib.pyplot as plt
 
@@ -8,9 +9,9 @@ from bayes_sgd.tables import read_table, write_atomic
 
 log = script_logger(snakemake)
 final = read_table(snakemake.input.final)
-summary = read_table(snakemake.input.summary)
+curves = read_table(snakemake.input.curves)
 log.info("%d runs, %d diverged", len(final), int((final["status"] == "diverged").sum()))
-fig = plot_final_accuracy(final, summary, snakemake.params.title)
+fig = plot_final_accuracy(final, curves, snakemake.params.title)
 for path in snakemake.output.figure:
     fmt = path.rsplit(".", 1)[-1]
     write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=snakemake.params.dpi))

@@ -10,8 +10,12 @@ log = script_logger(snakemake)
 fits = read_table(snakemake.input.fits)
 log.info("%d rows from %s", len(fits), snakemake.input.fits)
 
-for plot, paths in ((plot_figure_1, snakemake.output.figure_1), (plot_figure_2, snakemake.output.figure_2)):
-    fig = plot(fits)
+titles = snakemake.params.titles
+for plot, paths, title in (
+    (plot_figure_1, snakemake.output.figure_1, titles["figure_1"]),
+    (plot_figure_2, snakemake.output.figure_2, titles["figure_2"]),
+):
+    fig = plot(fits, title=title)
     for path in paths:
         fmt = path.rsplit(".", 1)[-1]
         write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=snakemake.params.dpi))

@@ -1,0 +1,197 @@
+"""The claims report: rendering only (the verdicts are :mod:`bayes_sgd.claims`).
+
+:func:`report_context` gathers everything the report shows, as tables and plain values, from
+the tables the workflow computed; :func:`render_markdown` and :func:`render_html` fill the
+Jinja2 templates of ``bayes_sgd/templates/`` with it. Tables are written by
+``DataFrame.to_markdown`` (tabulate) and ``DataFrame.to_html``; the prose lives in
+``templates/report_text.j2``, shared by both formats. Nothing here computes a number: each
+cell is a formatted value of one row of one input table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from bayes_sgd.claims import NOT_MEASURED, TABLES, VERDICTS, ClaimResult, ClaimThresholds
+from bayes_sgd.sweeps import get_sweep
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("bayes_sgd", "templates"),
+    autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+_METHOD = {"t": "Student t", "bootstrap": "seed bootstrap"}
+
+
+def _g(x: float) -> str:
+    return format(float(x), ".3g")
+
+
+def _pct(a: float) -> str:
+    return f"{100 * a:.1f}%"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{_g(low)}, {_g(high)}]" if np.isfinite(low) and np.isfinite(high) else "-"
+
+
+def claims_frame(rows: Sequence[ClaimResult]) -> pd.DataFrame:
+    """The claims as the report shows them (one row per claim)."""
+    return pd.DataFrame(
+        [
+            {
+                "Figure": r.figure,
+                "Claim": r.claim_id,
+                "Paper's statement": r.statement,
+                "Criterion": r.criterion,
+                "Measured": r.measured,
+                "Tables": r.tables,
+                "Verdict": r.verdict,
+            }
+            for r in rows
+        ]
+    )
+
+
+def optima_frame(optima: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every curve's optimum, one row per curve, from the sweeps' ``optima.parquet`` tables.
+
+    ``optima``: swept column -> :func:`bayes_sgd.noise_scale.scaling_points` output of that
+    sweep.
+    """
+    rows = []
+    for column, table in optima.items():
+        sweep = get_sweep(column)
+        for _, r in table.sort_values(column).iterrows():
+            std = r["best_accuracy_std"]
+            located = np.isfinite(r["b_opt"])
+            rows.append(
+                {
+                    "Figure": sweep.figure,
+                    "Curve": f"{sweep.symbol} = {r[column]:g}",
+                    "Updates": int(r["steps"]),
+                    "Grid of B": f"{r['b_grid_min']:g} to {r['b_grid_max']:g} ({int(r['n_batch_sizes'])})",
+                    "Seeds": int(r["n_seeds"]),
+                    "Best grid B": f"{r['b_best']:g}" if located else "none",
+                    "Its accuracy (seed mean +- std)": _pct(r["best_accuracy"])
+                    + (f" +- {_pct(std)}" if np.isfinite(std) else ""),
+                    "Refined B_opt [bootstrap interval]": (
+                        f"{_g(r['b_opt'])} {_interval(r['b_opt_low'], r['b_opt_high'])}" if located else "none"
+                    ),
+                    "g_opt [interval]": (
+                        f"{_g(r['optimum_noise_scale'])} "
+                        f"{_interval(r['optimum_noise_scale_low'], r['optimum_noise_scale_high'])}"
+                        if located
+                        else "none"
+                    ),
+                    "In the fit": "yes" if r["used"] else f"no ({r['excluded_because']})",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def fits_frame(fits: pd.DataFrame) -> pd.DataFrame:
+    """The log-log fits of B_opt, one row per (sweep, region, method), from ``fits.parquet``."""
+    rows = []
+    for _, r in fits.iterrows():
+        sweep = get_sweep(r["sweep"])
+        region = "all interior optima" if np.isnan(r["min_x"]) else f"{sweep.x_symbol} >= {r['min_x']:g}"
+        fitted = bool(r["fitted"])
+        rows.append(
+            {
+                "Figure": f"{sweep.figure}b",
+                "B_opt against": sweep.x_symbol,
+                "Optima": region,
+                "Interval": f"{_METHOD.get(r['method'], r['method'])}, {100 * r['confidence']:g}%",
+                "Slope [interval]": f"{r['slope']:.2f} {_interval(r['slope_low'], r['slope_high'])}"
+                if fitted
+                else "not fitted",
+                "Optima used": int(r["n_points"]),
+                "Range of x": f"{r['x_min']:g} to {r['x_max']:g}" if fitted else "-",
+                "Note": r["reason"] or r["excluded"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def report_context(
+    *,
+    dataset: str,
+    results: Sequence[ClaimResult],
+    thresholds: ClaimThresholds,
+    optima: Mapping[str, pd.DataFrame],
+    fits: pd.DataFrame,
+    sweeps: Sequence[Mapping[str, Any]],
+    table_paths: Mapping[str, str],
+    diverged_accuracy: float,
+    untrained_accuracy: float,
+) -> dict[str, Any]:
+    """Everything the report shows, as tables and plain values (the templates' one input).
+
+    ``sweeps``: :func:`bayes_sgd.sweeps.describe_sweeps` records; ``table_paths``: claim input
+    name -> file it was read from.
+    """
+    meanings = ClaimThresholds.meanings()
+    counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
+    return dict(
+        title=f"Claims report: Smith & Le (ICLR 2018) reproduced on {dataset}",
+        dataset=dataset,
+        diverged_accuracy=float(diverged_accuracy),
+        untrained_accuracy=float(untrained_accuracy),
+        claims=claims_frame(results),
+        verdict_counts=counts,
+        not_measured=NOT_MEASURED,
+        thresholds=[
+            dict(name=f.name, value=getattr(thresholds, f.name), meaning=meanings[f.name])
+            for f in fields(ClaimThresholds)
+        ],
+        optima=optima_frame(optima),
+        fits=fits_frame(fits),
+        sweeps=list(sweeps),
+        tables=[dict(name=name, path=table_paths.get(name, "not given"), holds=TABLES[name]) for name in TABLES],
+    )
+
+
+def _markdown_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells safe inside a Markdown pipe table (a literal bar is escaped)."""
+    return frame.astype(str).apply(lambda col: col.str.replace("|", "\\|", regex=False).str.replace("\n", " "))
+
+
+def render_markdown(context: Mapping[str, Any]) -> str:
+    """The report as Markdown (``summary.md``)."""
+    claims = context["claims"].assign(
+        Claim=lambda f: "`" + f["Claim"] + "`",
+        Verdict=lambda f: f["Verdict"].where(f["Verdict"] == NOT_MEASURED, "**" + f["Verdict"] + "**"),
+    )
+
+    def md(frame: pd.DataFrame) -> str:
+        return _markdown_cells(frame).to_markdown(index=False, tablefmt="pipe") if len(frame) else "(none)"
+
+    return _ENVIRONMENT.get_template("summary.md.j2").render(
+        **context, claims_table=md(claims), optima_table=md(context["optima"]), fits_table=md(context["fits"])
+    )
+
+
+def render_html(context: Mapping[str, Any]) -> str:
+    """The report as a standalone HTML page (``summary.html``, shown by ``snakemake --report``)."""
+
+    def html(frame: pd.DataFrame) -> str:
+        return frame.to_html(index=False, border=0, na_rep="-") if len(frame) else "<p>(none)</p>"
+
+    return _ENVIRONMENT.get_template("summary.html.j2").render(
+        **context,
+        claim_rows=context["claims"].to_dict("records"),
+        optima_table=Markup(html(context["optima"])),
+        fits_table=Markup(html(context["fits"])),
+    )

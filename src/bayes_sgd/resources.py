@@ -1,0 +1,148 @@
+"""What a training run costs: single-core time and peak memory, for cluster requests and the
+paper-cost estimate.
+
+:class:`CostModel` estimates the single-core seconds of one ``train_mlp`` run of the
+``n_inputs -> hidden_units -> n_classes`` network (float32)::
+
+    seconds = overhead + scale * (steps * (per_step + per_example * B)
+                                  + evaluations * per_image * (N + n_test))
+
+``evaluations = len(evaluation_steps(steps, eval_points))`` (each evaluates the training and
+the test set) and ``scale`` is the ratio of the network's weights to those of the paper's
+784-800-10 network on which the constants were measured (the matrix products, which dominate
+a step and an evaluation, cost in proportion to the weights). The constants come from the
+2-core development machine with one BLAS thread per job: ``scripts/benchmark_sgd.py`` gives
+the step, about 0.35 ms plus 0.028 ms per example (B = 1000: 28 ms); the per-image
+evaluation and the fixed overhead (start-up, reading the dataset) from the workflow's job
+benchmarks.
+
+:func:`train_mlp_megabytes` estimates the peak memory: about 1 GB for Python, NumPy and the
+dataset table of full MNIST, ``n_inputs`` float32 per training or test image, and the batch
+workspace (inputs, three hidden-layer arrays, three output arrays) per example of a batch
+(measured peaks on full MNIST with 800 hidden units: 1.0 GB at N = 1,000, B = 1,000; 1.2 GB at
+N = 50,000, B = 5,000).
+
+:func:`train_mlp_runtime_minutes` and :func:`train_mlp_mem_mb` turn the estimates into the
+``runtime`` and ``mem_mb`` requests of a cluster job: the estimate times a safety factor, with
+a floor, doubled with every attempt (``profiles/slurm`` resubmits a failed job once, e.g.
+after TIMEOUT or OUT_OF_MEMORY). The runtime adds a start-up allowance for a cluster node
+(Python, imports, reading the dataset table from a shared file system).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bayes_sgd.datasets import N_PIXELS
+from bayes_sgd.mlp import Architecture
+from bayes_sgd.sgd import evaluation_steps
+from bayes_sgd.sweeps import Run
+
+#: The largest test set of any dataset (MNIST and Fashion-MNIST: 10,000 images).
+MAX_TEST_IMAGES = 10_000
+#: The network the cost constants were measured on (paper Section 4).
+PAPER_ARCHITECTURE = Architecture(n_inputs=784, n_hidden=800, n_classes=10)
+
+RUNTIME_SAFETY = 3.0
+RUNTIME_FLOOR_MIN = 10
+STARTUP_S = 60.0
+MEM_SAFETY = 1.5
+MEM_FLOOR_MB = 1000
+MEM_BASE_MB = 1000.0
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Single-core seconds of one run of ``train_mlp`` (module docstring for the formula)."""
+
+    per_step: float = 0.35e-3
+    per_example: float = 0.028e-3
+    per_image: float = 0.02e-3
+    overhead: float = 3.0
+
+    def run_seconds(
+        self, run: Run, *, n_test: int, eval_points: int, architecture: Architecture = PAPER_ARCHITECTURE
+    ) -> float:
+        """Estimated seconds of ``run`` on ``architecture``."""
+        scale = architecture.n_params / PAPER_ARCHITECTURE.n_params
+        evaluations = len(evaluation_steps(run.steps, eval_points))
+        return self.overhead + scale * (
+            run.steps * (self.per_step + self.per_example * run.batch_size)
+            + evaluations * self.per_image * (run.n_train + n_test)
+        )
+
+
+def estimate_cost(
+    groups: Mapping[str, Iterable[Run]], model: CostModel, *, n_test: int, eval_points: int
+) -> pd.DataFrame:
+    """Estimated core-hours per group of runs, each distinct run counted once.
+
+    ``groups``: name (e.g. ``"Figure 5"``) -> its runs. A run already listed in an earlier
+    group is counted there only (runs shared between figures are one job). Returns one row
+    per group (``group``, ``runs``, ``new_runs``, ``core_hours``, ``longest_run_hours``) and a
+    ``total`` row.
+    """
+    seen: set[Run] = set()
+    rows = []
+    for name, runs in groups.items():
+        runs = list(dict.fromkeys(runs))
+        new = [r for r in runs if r not in seen]
+        seen.update(new)
+        seconds = [model.run_seconds(r, n_test=n_test, eval_points=eval_points) for r in new]
+        rows.append(
+            dict(
+                group=name,
+                runs=len(runs),
+                new_runs=len(new),
+                core_hours=sum(seconds) / 3600,
+                longest_run_hours=max(seconds, default=0.0) / 3600,
+            )
+        )
+    table = pd.DataFrame(rows)
+    total = dict(
+        group="total",
+        runs=int(table["new_runs"].sum()),
+        new_runs=int(table["new_runs"].sum()),
+        core_hours=float(table["core_hours"].sum()),
+        longest_run_hours=float(table["longest_run_hours"].max()),
+    )
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def architecture(hidden_units: int, n_inputs: int = N_PIXELS, n_classes: int = 10) -> Architecture:
+    """The configured network (``mlp.hidden_units``; MNIST-sized inputs unless told otherwise)."""
+    return Architecture(n_inputs=int(n_inputs), n_hidden=int(hidden_units), n_classes=int(n_classes))
+
+
+def train_mlp_seconds(n_train: int, batch_size: int, steps: int, eval_points: int, arch: Architecture) -> float:
+    """Estimated wall time of one train_mlp job on one core: start-up plus :class:`CostModel`."""
+    run = Run(int(n_train), 1.0, 0.0, int(batch_size), 0.0, int(steps), 0)
+    return STARTUP_S + CostModel().run_seconds(
+        run, n_test=MAX_TEST_IMAGES, eval_points=eval_points, architecture=arch
+    )
+
+
+def train_mlp_megabytes(n_train: int, batch_size: int, arch: Architecture) -> float:
+    """Estimated peak memory in MB of one train_mlp job (module docstring)."""
+    d, h, c = arch.n_inputs, arch.n_hidden, arch.n_classes
+    images = (int(n_train) + MAX_TEST_IMAGES) * d * 4 / 1e6
+    workspace = int(batch_size) * (d + 3 * h + 3 * c) * 4 / 1e6
+    return MEM_BASE_MB + images + workspace
+
+
+def train_mlp_runtime_minutes(
+    n_train: int, batch_size: int, steps: int, eval_points: int, arch: Architecture, attempt: int = 1
+) -> int:
+    """``runtime`` request (minutes): estimate x safety, rounded up, at least the floor, x attempt."""
+    seconds = train_mlp_seconds(n_train, batch_size, steps, eval_points, arch)
+    minutes = max(RUNTIME_FLOOR_MIN, -(-RUNTIME_SAFETY * seconds // 60))
+    return int(minutes) * int(attempt)
+
+
+def train_mlp_mem_mb(n_train: int, batch_size: int, arch: Architecture, attempt: int = 1) -> int:
+    """``mem_mb`` request: estimate x safety, rounded up to 100 MB, at least the floor, x attempt."""
+    megabytes = MEM_SAFETY * train_mlp_megabytes(n_train, batch_size, arch)
+    return max(MEM_FLOOR_MB, int(-(-megabytes // 100) * 100)) * int(attempt)
