@@ -11,8 +11,9 @@ import pytest
 from bayes_sgd import claims
 from bayes_sgd import noise_scale as ns
 from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds
+from bayes_sgd.gradient_noise import normality_statistics
 
-T = ClaimThresholds()
+T = ClaimThresholds.defaults()
 GRID = [1, 3, 10, 30, 100, 300, 1000]
 
 
@@ -99,6 +100,21 @@ def sweep_optima(sweep, values, b_opt, *, at_edge=None, best_accuracy=None, best
     return table
 
 
+def sweep_fits(sweep, values, b_opt, *, at_edge=None, min_x_values=(None,), n_boot=50):
+    """The fits table of a sweep whose curves have optima ``b_opt`` (the analysis's own function),
+    with bootstrap replicates that equal the optimum."""
+    optima = sweep_optima(sweep, values, b_opt, at_edge=at_edge)
+    replicates = pd.DataFrame(
+        [
+            {"learning_rate": r["learning_rate"], "n_train": r["n_train"], "momentum": r["momentum"],
+             "replicate": k, "b_opt": r["b_opt"]}
+            for _, r in optima.iterrows()
+            for k in range(n_boot)
+        ]
+    )
+    return ns.sweep_fits(optima, replicates, sweep, confidence=0.95, min_x_values=min_x_values)
+
+
 # ---- logistic regression ------------------------------------------------------------------
 
 
@@ -166,6 +182,7 @@ def test_logistic_claims_not_measured_without_table():
 
 
 def test_figure_4_claims_hold_on_an_interior_optimum_with_failing_small_batches():
+    """(Figure 3's claim reads Figure 3's curve; this synthetic curve has B = 30 and B = N too.)"""
     c = curve()
     for fn in (
         claims.claim_interior_optimum,
@@ -246,13 +263,20 @@ def l2_curves(gap_without, gap_with, seeds=(0, 1)):
     return ns.batch_size_curves(pd.DataFrame(rows))
 
 
+def figures_3_8(curves):
+    """``curves`` split as Figures 3 (no L2) and 8 (L2) write them."""
+    return curves.query("l2 == 0"), curves.query("l2 > 0")
+
+
 def test_l2_closes_the_gap():
-    assert claims.claim_l2_closes_gap(l2_curves(0.04, 0.01), T).verdict == HOLDS
-    assert claims.claim_l2_closes_gap(l2_curves(0.04, 0.03), T).verdict == DOES_NOT_HOLD
-    assert claims.claim_l2_closes_gap(l2_curves(-0.01, -0.02), T).verdict == DOES_NOT_HOLD  # no gap to close
-    only_l2 = l2_curves(0.04, 0.01).query("l2 > 0")
-    assert claims.claim_l2_closes_gap(only_l2, T).verdict == NOT_MEASURED
-    assert claims.claim_l2_closes_gap(None, T).verdict == NOT_MEASURED
+    assert claims.claim_l2_closes_gap(*figures_3_8(l2_curves(0.04, 0.01)), T).verdict == HOLDS
+    assert claims.claim_l2_closes_gap(*figures_3_8(l2_curves(0.04, 0.03)), T).verdict == DOES_NOT_HOLD
+    no_gap = figures_3_8(l2_curves(-0.01, -0.02))  # no gap to close
+    assert claims.claim_l2_closes_gap(*no_gap, T).verdict == DOES_NOT_HOLD
+    figure_3, figure_8 = figures_3_8(l2_curves(0.04, 0.01))
+    assert claims.claim_l2_closes_gap(None, figure_8, T).verdict == NOT_MEASURED
+    assert claims.claim_l2_closes_gap(figure_3, None, T).verdict == NOT_MEASURED
+    assert claims.claim_l2_closes_gap(None, None, T).verdict == NOT_MEASURED
 
 
 # ---- Figures 5-7 --------------------------------------------------------------------------
@@ -261,49 +285,57 @@ def test_l2_closes_the_gap():
 def test_proportional_to_learning_rate_holds_for_a_proportional_optimum():
     rng = np.random.default_rng(2)
     eps = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
-    optima = sweep_optima("learning_rate", eps, 50 * eps * np.exp(rng.normal(0, 0.1, eps.size)))
-    result = claims.claim_optimum_proportional_to_learning_rate(optima, T)
+    fits = sweep_fits("learning_rate", eps, 50 * eps * np.exp(rng.normal(0, 0.1, eps.size)))
+    result = claims.claim_optimum_proportional_to_learning_rate(fits, T)
     assert result.verdict == HOLDS, result.measured
+    t_fit = fits.query("method == 't'").iloc[0]  # the claim reports the row of the fits table
+    assert f"slope {t_fit['slope']:.2f} [{t_fit['slope_low']:.2f}, {t_fit['slope_high']:.2f}]" in result.measured
+    assert "95% t-interval" in result.criterion
 
 
 def test_proportionality_fails_for_a_flat_or_quadratic_optimum():
     eps = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
     rng = np.random.default_rng(3)
-    flat = sweep_optima("learning_rate", eps, 50 * np.exp(rng.normal(0, 0.1, eps.size)))
+    flat = sweep_fits("learning_rate", eps, 50 * np.exp(rng.normal(0, 0.1, eps.size)))
     assert claims.claim_optimum_proportional_to_learning_rate(flat, T).verdict == DOES_NOT_HOLD
-    steep = sweep_optima("learning_rate", eps, 5 * eps**2)
+    steep = sweep_fits("learning_rate", eps, 5 * eps**2)
     assert claims.claim_optimum_proportional_to_learning_rate(steep, T).verdict == DOES_NOT_HOLD
 
 
 def test_proportionality_not_measured_when_optima_are_at_the_grid_edge():
     eps = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
-    optima = sweep_optima("learning_rate", eps, 50 * eps, at_edge=[False, False, True, True, True])
-    result = claims.claim_optimum_proportional_to_learning_rate(optima, T)
+    fits = sweep_fits("learning_rate", eps, 50 * eps, at_edge=[False, False, True, True, True])
+    result = claims.claim_optimum_proportional_to_learning_rate(fits, T)
     assert result.verdict == NOT_MEASURED
-    assert "3 excluded (grid edge)" in result.measured
+    assert "2 usable optima of 5" in result.measured and "excluded: 3 grid edge" in result.measured
 
 
 def test_proportional_to_n_only_above_the_threshold():
-    small = sweep_optima("n_train", [250, 500, 1000, 2000, 4000], [10, 20, 40, 80, 160])
+    regions = (None, T.n_train_min)
+    small = sweep_fits("n_train", [250, 500, 1000, 2000, 4000], [10, 20, 40, 80, 160], min_x_values=regions)
     result = claims.claim_optimum_proportional_to_training_set_size(small, T)
     assert result.verdict == NOT_MEASURED and "x below min_x" in result.measured
     n = np.array([10000, 20000, 40000, 60000])
     # Not proportional below 20,000 (ignored), proportional above.
-    big = sweep_optima("n_train", n, [400, 100, 200, 300])
+    big = sweep_fits("n_train", n, [400, 100, 200, 300], min_x_values=regions)
     assert claims.claim_optimum_proportional_to_training_set_size(big, T).verdict == HOLDS
+    # a fits table without the claim's region: the claim says so rather than refitting
+    only_all = sweep_fits("n_train", n, [400, 100, 200, 300])
+    result = claims.claim_optimum_proportional_to_training_set_size(only_all, T)
+    assert result.verdict == NOT_MEASURED and "no fit over N >= 20000" in result.measured
 
 
 def test_proportional_to_inverse_one_minus_momentum():
     m = np.array([0.0, 0.5, 0.8, 0.9, 0.95])
     assert (
         claims.claim_optimum_proportional_to_inverse_one_minus_momentum(
-            sweep_optima("momentum", m, 12 / (1 - m)), T
+            sweep_fits("momentum", m, 12 / (1 - m)), T
         ).verdict
         == HOLDS
     )
     # Proportional to m itself is not proportional to 1/(1-m).
     result = claims.claim_optimum_proportional_to_inverse_one_minus_momentum(
-        sweep_optima("momentum", m[1:], 100 * m[1:]), T
+        sweep_fits("momentum", m[1:], 100 * m[1:]), T
     )
     assert result.verdict == DOES_NOT_HOLD
 
@@ -325,83 +357,88 @@ def test_peak_accuracy_falls_above_learning_rate_three():
 # ---- Figure 9 -----------------------------------------------------------------------------
 
 
-def gradient_samples(rng, n=3000, batch=30):
-    """Zero-inflated, skewed single-example gradients and means of 30 of them."""
+def gradient_summary(rng, n=3000, batch=30):
+    """The gradient-noise summary (the table compute_gradient_noise writes) of zero-inflated,
+    skewed single-example gradients and of means of ``batch`` of them."""
 
     def single(size):
         return rng.standard_exponential(size) * (rng.random(size) < 0.3)
 
-    return pd.concat(
+    return pd.DataFrame(
         [
-            pd.DataFrame(dict(batch_size=1, gradient=single(n))),
-            pd.DataFrame(dict(batch_size=batch, gradient=single((n, batch)).mean(axis=1))),
-        ],
-        ignore_index=True,
+            dict(sample="single", batch_size=1, **normality_statistics(single(n))),
+            dict(sample="batch", batch_size=batch, **normality_statistics(single((n, batch)).mean(axis=1))),
+        ]
     )
-
-
-def test_normality_distance_is_small_for_gaussian_samples_and_large_otherwise():
-    rng = np.random.default_rng(4)
-    assert claims.normality_distance(rng.normal(3, 2, 5000)) < 0.02
-    assert claims.normality_distance(rng.standard_exponential(5000)) > 0.1
-    assert np.isnan(claims.normality_distance(np.zeros(10)))
 
 
 def test_minibatch_gradients_gaussian():
     rng = np.random.default_rng(5)
-    samples = gradient_samples(rng)
-    assert claims.claim_minibatch_gradients_gaussian(samples, T).verdict == HOLDS
-    swapped = samples.assign(batch_size=np.where(samples["batch_size"] == 1, 30, 1))
+    summary = gradient_summary(rng)
+    result = claims.claim_minibatch_gradients_gaussian(summary, T)
+    assert result.verdict == HOLDS
+    ks = summary.set_index("sample")["ks_distance"]  # the numbers Figure 9 prints
+    assert f"single examples {ks['single']:.3f}" in result.measured and f"B = 30: {ks['batch']:.3f}" in result.measured
+    swapped = summary.assign(ks_distance=summary["ks_distance"].to_numpy()[::-1])
     assert claims.claim_minibatch_gradients_gaussian(swapped, T).verdict == DOES_NOT_HOLD
-    dead = samples.assign(gradient=0.0)
+    dead = summary.assign(ks_distance=np.nan)
     assert claims.claim_minibatch_gradients_gaussian(dead, T).verdict == NOT_MEASURED
-    assert (
-        claims.claim_minibatch_gradients_gaussian(samples.query("batch_size == 1"), T).verdict == NOT_MEASURED
-    )
+    other_batch = gradient_summary(rng, batch=10)
+    assert claims.claim_minibatch_gradients_gaussian(other_batch, T).verdict == NOT_MEASURED
+    assert claims.claim_minibatch_gradients_gaussian(None, T).verdict == NOT_MEASURED
 
 
-# ---- all claims and the report ------------------------------------------------------------
+# ---- all claims ---------------------------------------------------------------------------
 
 
 def test_evaluate_claims_without_inputs_measures_nothing():
     rows = claims.evaluate_claims()
-    assert [r.claim_id for r in rows] == list(claims.STATEMENTS)
+    assert [r.claim_id for r in rows] == list(claims.CLAIMS)
     assert all(r.verdict == NOT_MEASURED for r in rows)
 
 
-def test_evaluate_and_render_summary():
-    rng = np.random.default_rng(6)
+def all_tables(rng):
     eps = np.array([0.3, 1.0, 3.0, 10.0])
-    rows = claims.evaluate_claims(
-        logistic=logistic_table(),
-        reference_curve=curve(),
-        l2_curves=l2_curves(0.04, 0.01),
-        learning_rate_optima=sweep_optima(
-            "learning_rate", eps, 50 * eps, best_accuracy=[0.95, 0.95, 0.95, 0.9]
-        ),
-        n_train_optima=sweep_optima("n_train", [250, 500, 1000], [1, 2, 4]),
-        gradients=gradient_samples(rng),
-    )
+    figure_3, figure_8 = figures_3_8(l2_curves(0.04, 0.01))
+    return {
+        "logistic": logistic_table(),
+        "figure_3_curves": figure_3,
+        "figure_4_curves": curve(),
+        "figure_8_curves": figure_8,
+        "learning_rate_optima": sweep_optima("learning_rate", eps, 50 * eps, best_accuracy=[0.95, 0.95, 0.95, 0.9]),
+        "learning_rate_fits": sweep_fits("learning_rate", eps, 50 * eps),
+        "n_train_fits": sweep_fits("n_train", [250, 500, 1000], [1, 2, 4], min_x_values=(None, 20000)),
+        "gradient_noise": gradient_summary(rng),
+    }
+
+
+def test_evaluate_claims_reads_each_claim_from_its_tables():
+    rows = claims.evaluate_claims(all_tables(np.random.default_rng(6)), T)
     verdicts = {r.claim_id: r.verdict for r in rows}
     assert verdicts["optimum_proportional_to_training_set_size"] == NOT_MEASURED
-    assert verdicts["optimum_proportional_to_inverse_one_minus_momentum"] == NOT_MEASURED
+    assert verdicts["optimum_proportional_to_inverse_one_minus_momentum"] == NOT_MEASURED  # no table
     assert sum(v == HOLDS for v in verdicts.values()) == 12
-    text = claims.render_summary(rows, T)
-    lines = text.splitlines()
-    assert lines[0].startswith("| Figure | Claim | Paper's statement | Criterion | Measured | Verdict |")
-    assert len([ln for ln in lines if ln.startswith("| Fig.")]) == len(rows)
-    assert all(ln.count(" | ") == 5 for ln in lines if ln.startswith("| Fig."))
-    assert "Verdicts: 12 holds, 0 does not hold, 2 not measured in this configuration." in text
-    for f in dataclasses.fields(ClaimThresholds):
-        assert f"`{f.name}` = " in text
+    by_id = {r.claim_id: r for r in rows}
+    assert by_id["l2_closes_the_gap"].tables == "figure_3_curves, figure_8_curves"
+    assert by_id["small_batch_beats_full_batch"].tables == "figure_3_curves"
     table = claims.claims_table(rows)
-    assert list(table.columns) == ["claim_id", "figure", "statement", "criterion", "measured", "verdict"]
+    assert list(table.columns) == ["claim_id", "figure", "statement", "criterion", "measured", "verdict", "tables"]
+    with pytest.raises(ValueError, match="unknown table"):
+        claims.evaluate_claims({"figure_4_summary": curve()}, T)
 
 
-def test_render_summary_escapes_pipes():
-    row = claims.ClaimResult("x", "Fig. 1", "a | b", "c", "d", HOLDS)
-    line = claims.render_summary([row]).splitlines()[2]
-    assert "a \\| b" in line and line.count(" | ") == 5
+def test_a_claim_is_one_function_and_one_registration(monkeypatch):
+    monkeypatch.setattr(claims, "CLAIMS", dict(claims.CLAIMS))
+
+    @claims.claim("best_b_is_100", "Fig. 4", "The best batch size is 100.", inputs=("figure_4_curves",))
+    def best_b_is_100(curve_table, t):
+        best = curve_table.loc[curve_table["mean_accuracy"].idxmax(), "batch_size"]
+        return claims.result("best_b_is_100", "best B == 100", f"best B = {best:g}", HOLDS if best == 100 else DOES_NOT_HOLD)
+
+    rows = claims.evaluate_claims({"figure_4_curves": curve()}, T)
+    assert rows[-1].claim_id == "best_b_is_100" and rows[-1].verdict == HOLDS
+    with pytest.raises(ValueError, match="unknown input table"):
+        claims.claim("x", "Fig. 1", "s", inputs=("nowhere",))
 
 
 def test_unknown_verdict_is_rejected():
@@ -411,9 +448,7 @@ def test_unknown_verdict_is_rejected():
 
 def test_proportionality_not_measured_over_a_narrow_range():
     eps = np.array([0.8, 1.0, 1.25, 1.6])
-    result = claims.claim_optimum_proportional_to_learning_rate(
-        sweep_optima("learning_rate", eps, 50 * eps), T
-    )
+    result = claims.claim_optimum_proportional_to_learning_rate(sweep_fits("learning_rate", eps, 50 * eps), T)
     assert result.verdict == NOT_MEASURED and "spanning a factor 2" in result.measured
 
 

@@ -121,22 +121,6 @@ def test_momentum_multiplies_the_noise_scale_by_one_over_one_minus_m():
     assert abs(g_empirical / ns.noise_scale(eps, n, b, 0.0) - 1) > 1
 
 
-def test_predicted_optimum_batch_size_inverts_noise_scale():
-    eps = np.array([0.3, 1.0, 3.0])
-    b = ns.predicted_optimum_batch_size(eps, 1000, 0.9, 50.0)
-    np.testing.assert_allclose(ns.noise_scale(eps, 1000, b, 0.9), 50.0, rtol=1e-12)
-    assert np.all(b <= 1000)
-    # The paper's proportionality: B = eps N / ((1 - m) g), linear in eps, N and 1/(1-m).
-    approx = ns.predicted_optimum_batch_size(eps, 1000, 0.9, 50.0, exact=False)
-    np.testing.assert_allclose(approx, eps * 1000 / (0.1 * 50.0))
-    # ... and the exact inverse approaches it when B << N.
-    assert ns.predicted_optimum_batch_size(1.0, 1e6, 0.0, 1e4) == pytest.approx(
-        ns.predicted_optimum_batch_size(1.0, 1e6, 0.0, 1e4, exact=False), rel=2e-4
-    )
-    with pytest.raises(ValueError):
-        ns.predicted_optimum_batch_size(1.0, 1000, 0.9, 0.0, exact=False)
-
-
 # ---- from run tables to curves ------------------------------------------------------------
 
 
@@ -403,9 +387,15 @@ def test_scaling_fit_recovers_proportionality_to_the_learning_rate():
     assert boot.slope == fit.slope
     assert boot.slope_low < 1.0 < boot.slope_high
     assert np.exp(fit.intercept_slope1) == pytest.approx(60.0, rel=0.1)
-    table = ns.fit_table({"learning_rate": fit, "learning_rate_bootstrap": boot})
-    assert list(table["sweep"]) == ["learning_rate", "learning_rate_bootstrap"]
-    assert {"slope", "slope_low", "slope_high", "intercept_slope1", "n_points"} <= set(table.columns)
+    # the fits table of the workflow holds exactly these fits, at the configured level
+    table = ns.sweep_fits(points, reps, "learning_rate", confidence=0.95).set_index("method")
+    assert list(table.index) == ["t", "bootstrap"] and table["fitted"].all() and table["min_x"].isna().all()
+    for method, expected in (("t", fit), ("bootstrap", boot)):
+        for column in ("slope", "slope_low", "slope_high", "intercept_slope1", "n_points"):
+            assert table.loc[method, column] == getattr(expected, column), (method, column)
+        assert ns.fit_of(table.reset_index(), method=method) == (expected, "")
+    narrow = ns.sweep_fits(points, reps, "learning_rate", confidence=0.5).set_index("method")
+    assert narrow.loc["t", "slope_high"] - narrow.loc["t", "slope_low"] < fit.slope_high - fit.slope_low
 
 
 def test_scaling_points_exclusions_and_abscissae():
@@ -426,23 +416,12 @@ def test_scaling_points_exclusions_and_abscissae():
         ns.fit_scaling(pts)  # one usable point
     with pytest.raises(ValueError):
         ns.scaling_points(optima, "weight_decay")
-
-
-def test_select_sweep():
-    table = pd.DataFrame(
-        dict(
-            learning_rate=[1.0, 2.0, 1.0, 3.0],
-            n_train=[1000, 1000, 2000, 1000],
-            momentum=[0.9, 0.9, 0.9, 0.5],
-            dataset=["mnist"] * 4,
-        )
-    )
-    eps = ns.select_sweep(
-        table, "learning_rate", {"n_train": 1000, "momentum": 0.9, "learning_rate": 1.0, "dataset": "mnist"}
-    )
-    assert list(eps["learning_rate"]) == [1.0, 2.0]
-    n = ns.select_sweep(table, "n_train", {"learning_rate": 1.0, "momentum": 0.9})
-    assert list(n["n_train"]) == [1000, 2000]
+    # a region with too few optima is a row that says why, not an error
+    fits = ns.sweep_fits(optima, pd.DataFrame(), "n_train", confidence=0.95, min_x_values=(20000,))
+    region = fits.loc[fits["min_x"] == 20000]
+    assert len(region) == 2 and not region["fitted"].any() and region["n_points"].eq(1).all()
+    assert region["reason"].str.contains("1 usable optima of 4").all()
+    assert ns.fit_of(fits, min_x=20000)[0] is None and "usable optima" in ns.fit_of(fits, min_x=20000)[1]
 
 
 # ---- figures (drawn from the same tables; smoke test of what they show) -------------------

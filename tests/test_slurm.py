@@ -11,14 +11,12 @@ which fails without slurmdbd.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -217,9 +215,9 @@ TINY_FIGURE_4 = {
     "plot": {"formats": ["png"], "dpi": 50},
 }
 RUNS = [f"results/runs/mnist5k/N50/eps0.5_m0.9_B{b}_l20_T30_s0.parquet" for b in (5, 50)]
-COLLECTED = [f"results/sgd/mnist5k/figure_4_{kind}.parquet" for kind in ("runs", "final", "summary")]
+COLLECTED = [f"results/sgd/mnist5k/figure_4_{kind}.parquet" for kind in ("runs", "final", "curves")]
 TABLES = ["results/data/mnist5k.parquet", "results/subsets/mnist5k/N50_seed0.parquet", *RUNS, *COLLECTED]
-FIGURE_4 = "results/figures/figure_4.png"
+FIGURE_4 = "results/figures/mnist5k/figure_4.png"
 WALL_TIME_COLUMNS = ["seconds"]  # differ between any two runs; everything else must not
 JOB_ID = re.compile(r"SLURM job id (\S+) ")
 
@@ -287,30 +285,29 @@ def test_real_workflow_on_slurm_equals_a_local_run(tmp_path, slurm_cluster):
     assert (on_slurm / FIGURE_4).stat().st_size > 1000
 
 
-def test_training_resources_scale_with_the_run(tmp_path):
-    """train_mlp asks for the runtime and memory of its own size (the cost model the README
-    states: 0.35 ms + 0.028 ms x B per step, plus start-up and evaluations, x 3, at least 10
-    minutes; memory from N and B, x 1.5), not one size for all."""
-    write_config(tmp_path, {"mlp": {"eval_points": 25}})
+def test_training_resources_follow_the_configured_network(tmp_path):
+    """train_mlp's runtime and mem_mb are bayes_sgd.resources' requests for its own run and the
+    configured network (their behaviour is tested in test_resources.py): a wider network asks
+    for more memory, a longer run for more time."""
+    from bayes_sgd import resources
+
     runs = {  # (N, B, steps) -> path
         (1000, 10, 10000): "results/runs/mnist5k/N1000/eps1_m0.9_B10_l20_T10000_s0.parquet",
-        (1000, 1000, 10000): "results/runs/mnist5k/N1000/eps1_m0.9_B1000_l20_T10000_s0.parquet",
         (1000, 1000, 100000): "results/runs/mnist5k/N1000/eps0.1_m0.9_B1000_l20_T100000_s0.parquet",
-        (4000, 4000, 10000): "results/runs/mnist5k/N4000/eps1_m0.9_B4000_l20_T10000_s0.parquet",
     }
-    out = snakemake(tmp_path, "-n", *runs.values(), timeout=SNAKEMAKE_TIMEOUT_S).stdout
     declared = {}
-    for block in out.split("rule train_mlp:")[1:]:
-        output = re.search(r"output: (\S+)", block).group(1)
-        declared[output] = {k: int(v) for k, v in re.findall(r"\b(mem_mb|runtime)=(\d+)", block)}
-    for (n, b, steps), path in runs.items():
-        # 60 s start-up + the cost model: 3 s, 0.35 ms + 0.028 ms x B per step, 0.02 ms per
-        # image of each evaluation (step 0, 25 log-spaced steps, the last; unique)
-        evaluations = len(set(np.rint(np.logspace(0, np.log10(steps), 25)).astype(int)) | {0, steps})
-        seconds = 60 + 3 + steps * (0.35e-3 + 0.028e-3 * b) + evaluations * (n + 10_000) * 0.02e-3
-        megabytes = 1000 + (n + 10_000) * 784 * 4 / 1e6 + b * (784 + 3 * 800 + 30) * 4 / 1e6
-        assert declared[path]["runtime"] == max(10, math.ceil(3 * seconds / 60)), path
-        assert declared[path]["mem_mb"] == max(1000, math.ceil(1.5 * megabytes / 100) * 100), path
-    small, large, long, wide = (declared[path] for path in runs.values())
-    assert small["runtime"] == 10 < large["runtime"] < long["runtime"]  # grows with B and steps
-    assert small["mem_mb"] <= large["mem_mb"] < wide["mem_mb"]  # grows with B and N
+    for hidden_units in (800, 4000):
+        write_config(tmp_path, {"mlp": {"eval_points": 25, "hidden_units": hidden_units}})
+        out = snakemake(tmp_path, "-n", *runs.values(), timeout=SNAKEMAKE_TIMEOUT_S).stdout
+        for block in out.split("rule train_mlp:")[1:]:
+            output = re.search(r"output: (\S+)", block).group(1)
+            declared[hidden_units, output] = {k: int(v) for k, v in re.findall(r"\b(mem_mb|runtime)=(\d+)", block)}
+        arch = resources.architecture(hidden_units)
+        for (n, b, steps), path in runs.items():
+            assert declared[hidden_units, path] == {
+                "runtime": resources.train_mlp_runtime_minutes(n, b, steps, 25, arch),
+                "mem_mb": resources.train_mlp_mem_mb(n, b, arch),
+            }, path
+    short, long = runs.values()
+    assert declared[800, short]["runtime"] < declared[800, long]["runtime"]
+    assert declared[800, long]["mem_mb"] < declared[4000, long]["mem_mb"]

@@ -9,31 +9,10 @@ from workflow_helpers import planned_jobs, snakemake, write_config
 FITS = "results/logistic/mnist5k/fits.parquet"
 SUMMARY = "results/logistic/mnist5k/summary.parquet"
 RESCALING = "results/logistic/mnist5k/rescaling.parquet"
-FIGURES = [f"results/figures/figure_{k}.{ext}" for k in (1, 2) for ext in ("png", "pdf")]
+FIGURES = [f"results/figures/mnist5k/figure_{k}.{ext}" for k in (1, 2) for ext in ("png", "pdf")]
 
 # One lambda per decade from 1e-8 to 1e3: twelve fits per label kind, a few seconds in all.
 TINY = {"logistic": {"lambda_grid": {"min": 1.0e-8, "max": 1.0e3, "per_decade": 1}}}
-
-
-@pytest.mark.parametrize(
-    "overrides, message",
-    [
-        (
-            {"logistic": {"lambda_grid": {"min": 10.0, "max": 1.0}}},
-            "logistic.lambda_grid: need 0 < min < max, got min=10.0, max=1.0",
-        ),
-        ({"logistic": {"lambda_grid": {"step": 2}}}, "logistic.lambda_grid.step: unknown configuration key"),
-        ({"logistic": {"lambda_grid": {"min": 0}}}, "logistic.lambda_grid.min: 0 is less than or equal to the minimum of 0"),
-        ({"logistic": {"rescaling_factors": [1.0, -2.0]}}, "logistic.rescaling_factors.1: -2.0 is less than or equal"),
-        ({"logistic": {"newton_max_iterations": 0}}, "logistic.newton_max_iterations: 0 is less than the minimum of 1"),
-    ],
-)
-def test_bad_logistic_config_fails_before_any_job(tmp_path, overrides, message):
-    write_config(tmp_path, overrides)
-    proc = snakemake(tmp_path, "-n", check=False)
-    assert proc.returncode != 0
-    assert "Invalid configuration: " + message in proc.stdout, proc.stdout[-2000:]
-    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.slow

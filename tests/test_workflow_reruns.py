@@ -15,15 +15,13 @@ collection, because its set of inputs changed).
 from __future__ import annotations
 
 import os
-import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-from workflow_helpers import DEFAULT_CONFIG, REPO, snakemake, write_config
+from workflow_helpers import DEFAULT_CONFIG, REPO, Job, dry_run, snakemake, write_config
 
 TIMEOUT_S = 300
 RUN = dict(n_train=40, learning_rate=0.5, momentum=0.9, steps=20, l2=0.0)
@@ -92,26 +90,9 @@ def run_file(batch_size: int, learning_rate: float = 0.5, seed: int = 0) -> str:
     return f"results/runs/mnist5k/N40/eps{learning_rate:g}_m0.9_B{batch_size}_l20_T20_s{seed}.parquet"
 
 
-@dataclass
-class Job:
-    rule: str
-    outputs: list[str]
-    reasons: dict[str, str]  # reason -> its details (file names), as the dry run prints them
-
-
 def planned(workdir: Path, snakefile: Path, *args: str) -> list[Job]:
-    """The jobs a dry run plans (rule ``all`` left out)."""
-    out = snakemake(workdir, "--snakefile", str(snakefile), "-n", *args, timeout=TIMEOUT_S).stdout
-    jobs: list[Job] = []
-    for line in out.splitlines():
-        if match := re.fullmatch(r"(?:local)?rule (\w+):", line):
-            jobs.append(Job(match.group(1), [], {}))
-        elif jobs and line.startswith("    output: "):
-            jobs[-1].outputs = line.removeprefix("    output: ").split(", ")
-        elif jobs and line.startswith("    reason: "):
-            for part in line.removeprefix("    reason: ").split("; "):
-                reason, _, details = part.partition(": ")
-                jobs[-1].reasons[reason] = details
+    """The jobs a dry run of the copy plans (rule ``all`` left out)."""
+    jobs = dry_run(workdir, "--snakefile", str(snakefile), *args, timeout=TIMEOUT_S)
     return [job for job in jobs if job.rule != "all"]
 
 
@@ -156,7 +137,7 @@ def edit(copy):
 @pytest.mark.slow
 def test_complete_run_plans_nothing(copy):
     workdir, snakefile = copy
-    assert (workdir / "results/figures/figure_4.png").is_file()
+    assert (workdir / "results/figures/mnist5k/figure_4.png").is_file()
     assert planned(workdir, snakefile) == []
 
 
@@ -176,7 +157,7 @@ def test_new_batch_size_plans_its_runs_and_what_depends_on_them(edit):
     assert len(collect) == 1 and all("figure_4_" in path for path in collect[0].outputs)
     assert counts(rest)["plot_figure_4"] == 1
     assert "plot_learning_curves" not in counts(rest)  # Figures 3 and 8 do not use the new run
-    if (workdir / "results/summary.md").exists():  # the claims report reads Figure 4's table
+    if (workdir / "results/summary/mnist5k/summary.md").exists():  # the claims report reads Figure 4's table
         assert counts(rest)["summarise_claims"] == 1
 
 

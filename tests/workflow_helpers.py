@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -73,18 +75,37 @@ def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = Tru
     return proc
 
 
+@dataclass
+class Job:
+    """One job of a dry run: its rule, outputs and Snakemake's reasons."""
+
+    rule: str
+    outputs: list[str]
+    reasons: dict[str, str]  # reason -> its details (file names), as the dry run prints them
+
+
+def dry_run(workdir: Path, *args: str, timeout: float = 600) -> list[Job]:
+    """The jobs ``snakemake -n`` plans (the target rule ``all`` included), in its order.
+
+    The one dry-run parser of the tests: :func:`planned_jobs` counts its jobs per rule.
+    """
+    out = snakemake(workdir, "-n", *args, timeout=timeout).stdout
+    jobs: list[Job] = []
+    for line in out.splitlines():
+        if match := re.fullmatch(r"(?:local)?rule (\w+):", line):
+            jobs.append(Job(match.group(1), [], {}))
+        elif jobs and line.startswith("    output: "):
+            jobs[-1].outputs = line.removeprefix("    output: ").split(", ")
+        elif jobs and line.startswith("    reason: "):
+            for part in line.removeprefix("    reason: ").split("; "):
+                reason, _, details = part.partition(": ")
+                jobs[-1].reasons[reason] = details
+    return jobs
+
+
 def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """Rule name -> number of jobs a dry run plans (empty when nothing is to be done)."""
-    out = snakemake(workdir, "-n", *args, "--quiet", "rules").stdout
-    counts, in_table = {}, False
-    for line in out.splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            in_table = True
-            continue
-        if in_table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] != "total":
-                counts[parts[0]] = int(parts[1])
-        elif in_table and parts and not set(line.strip()) <= {"-", " "}:
-            in_table = False
+    counts: dict[str, int] = {}
+    for job in dry_run(workdir, *args):
+        counts[job.rule] = counts.get(job.rule, 0) + 1
     return counts

@@ -620,9 +620,7 @@ def sweep_fits(
             excluded=excluded,
         )
         for method in FIT_METHODS:
-            try:
-                fit = fit_scaling(points, confidence=confidence, method=method, replicates=replicates)
-            except ValueError:  # fewer than two usable optima with distinct x: say why
+            if used["x"].nunique() < 2:  # nothing to fit: say why
                 empty = {f.name: np.nan for f in fields(LogLogFit)}
                 empty.update(
                     n_points=int(len(used)),
@@ -634,6 +632,7 @@ def sweep_fits(
                 reason = f"{len(used)} usable optima of {len(points)}" + "".join(f"; {n} {why}" for why, n in counts.items())
                 rows.append({**region, **empty, "fitted": False, "reason": reason})
                 continue
+            fit = fit_scaling(points, confidence=confidence, method=method, replicates=replicates)
             rows.append({**region, **asdict(fit), "fitted": True, "reason": ""})
     return pd.DataFrame(rows)
 

@@ -1,0 +1,68 @@
+"""The resource models of a training job (bayes_sgd.resources): how the requests behave, not
+their formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayes_sgd import resources
+from bayes_sgd.resources import CostModel, architecture, estimate_cost
+from bayes_sgd.sweeps import Run
+
+PAPER = architecture(800)
+
+
+def test_memory_grows_with_the_network_the_batch_and_the_training_set():
+    base = resources.train_mlp_megabytes(1000, 100, PAPER)
+    assert resources.train_mlp_megabytes(1000, 100, architecture(4000)) > base  # wider network
+    assert resources.train_mlp_megabytes(1000, 1000, PAPER) > base  # larger batch
+    assert resources.train_mlp_megabytes(50000, 100, PAPER) > base  # larger training set
+    assert resources.train_mlp_megabytes(1000, 100, architecture(800, n_inputs=3072)) > base  # larger images
+    # the batch workspace grows with the width: a wider network makes B cost more
+    wide, narrow = architecture(4000), architecture(16)
+    assert (
+        resources.train_mlp_megabytes(1000, 5000, wide) - resources.train_mlp_megabytes(1000, 10, wide)
+        > resources.train_mlp_megabytes(1000, 5000, narrow) - resources.train_mlp_megabytes(1000, 10, narrow)
+    )
+
+
+def test_memory_matches_the_measured_peaks_within_the_safety_factor():
+    """Measured peaks on full MNIST (800 hidden units): 1.0 GB at N = 1,000, B = 1,000 and 1.2 GB at
+    N = 50,000, B = 5,000; the request must cover them without being several times larger."""
+    for n, b, measured_mb in ((1000, 1000, 1000), (50000, 5000, 1200)):
+        request = resources.train_mlp_mem_mb(n, b, PAPER)
+        assert measured_mb <= request <= 3 * measured_mb
+
+
+def test_requests_double_with_every_attempt_and_respect_the_floor():
+    for attempt in (1, 2, 3):
+        assert resources.train_mlp_runtime_minutes(1000, 30, 10000, 25, PAPER, attempt) == attempt * (
+            resources.train_mlp_runtime_minutes(1000, 30, 10000, 25, PAPER)
+        )
+        assert resources.train_mlp_mem_mb(1000, 30, PAPER, attempt) == attempt * resources.train_mlp_mem_mb(1000, 30, PAPER)
+    tiny = architecture(16)
+    assert resources.train_mlp_runtime_minutes(40, 5, 30, 5, tiny) == resources.RUNTIME_FLOOR_MIN
+    assert resources.train_mlp_mem_mb(40, 5, tiny) >= resources.MEM_FLOOR_MB
+    assert resources.train_mlp_mem_mb(40, 5, tiny) % 100 == 0
+
+
+def test_runtime_grows_with_steps_batch_and_width():
+    base = resources.train_mlp_seconds(1000, 100, 10000, 25, PAPER)
+    assert resources.train_mlp_seconds(1000, 100, 100000, 25, PAPER) > 3 * base  # ten times the steps
+    assert resources.train_mlp_seconds(1000, 1000, 10000, 25, PAPER) > base
+    assert resources.train_mlp_seconds(1000, 100, 10000, 25, architecture(16)) - resources.STARTUP_S < (base - resources.STARTUP_S) / 10
+    # the cost model measured on one core: a B = 1000 step takes about 28 ms (benchmark_sgd.py)
+    step = CostModel().run_seconds(Run(1000, 1.0, 0.9, 1000, 0.0, 1000, 0), n_test=0, eval_points=1)
+    assert 20 < step - CostModel().overhead < 40  # 1000 steps of ~28 ms, plus two evaluations
+
+
+def test_cost_estimate_counts_shared_runs_once():
+    model = CostModel(per_step=1e-3, per_example=1e-5, per_image=1e-4, overhead=2.0)
+    a = Run(n_train=1000, learning_rate=1.0, momentum=0.9, batch_size=100, l2=0.0, steps=1000, seed=0)
+    b = Run(n_train=2000, learning_rate=1.0, momentum=0.9, batch_size=10, l2=0.0, steps=500, seed=1)
+    table = estimate_cost({"first": [a, a], "second": [a, b]}, model, n_test=1000, eval_points=5)
+    one = {r: model.run_seconds(r, n_test=1000, eval_points=5) for r in (a, b)}
+    assert list(table["new_runs"]) == [1, 1, 2]
+    np.testing.assert_allclose(table["core_hours"], np.array([one[a], one[b], one[a] + one[b]]) / 3600)
+    assert table["longest_run_hours"].iloc[-1] == pytest.approx(max(one.values()) / 3600)
