@@ -121,6 +121,15 @@ def scaling_analysis_params(wildcards):
     }
 
 
+def fit_regions(wildcards):
+    """The fit regions of a sweep (bayes_sgd.noise_scale.sweep_fits): every interior optimum (the
+    figure), and for the N rule also N >= scaling.claims.n_train_min (the paper's claim holds
+    only there)."""
+    if wildcards.sweep == "n_train":
+        return [None, config["scaling"]["claims"]["n_train_min"]]
+    return [None]
+
+
 def report_figure(paths, caption, category):
     """``paths`` (one figure in each plot format) with the one the HTML report shows (PNG, else SVG,
     else PDF) flagged for ``snakemake --report``, captioned by workflow/report/<caption>.rst."""

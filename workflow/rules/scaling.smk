@@ -14,14 +14,6 @@ SCALING_RUNS = {sweep: scaling_run_paths(sweep) for sweep in SWEEPS}
 SCALING_FIGURES = {str(s.figure): sweep for sweep, s in SWEEPS.items()}
 
 
-def fit_regions(wildcards):
-    """The fit regions of a sweep: every interior optimum (the figure), and for the N rule also
-    N >= scaling.claims.n_train_min (the paper's claim holds only there)."""
-    if wildcards.sweep == "n_train":
-        return [None, config["scaling"]["claims"]["n_train_min"]]
-    return [None]
-
-
 rule analyse_scaling_sweep:
     input:
         runs=lambda wildcards: SCALING_RUNS[wildcards.sweep],
