@@ -291,6 +291,26 @@ def test_figures_and_claims_report(workdir):
 
 
 @pytest.mark.slow
+def test_readme_results_table_is_generated_from_the_claims_table(workdir, tmp_path):
+    claims_path = workdir / f"{SUMMARY}/claims.parquet"
+    table = read_table(claims_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- results table -->\n| old | table |\n<!-- end of results table -->\n\nrest\n")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "readme_results.py"), str(claims_path), "--readme", str(readme)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    lines = proc.stdout.splitlines()
+    assert "Measured on mnist5k" in lines[0] and len(lines) == 2 + len(table)
+    for line, (_, row) in zip(lines[2:], table.iterrows()):
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert cells[0] == row["figure"].removeprefix("Fig. ") and cells[-1] == row["verdict"]
+        assert cells[2] == row["measured"].replace("|", "\\|")
+    text = readme.read_text()
+    assert proc.stdout in text and "| old | table |" not in text and text.endswith("rest\n")
+
+
+@pytest.mark.slow
 def test_report_builds_offline_with_every_figure_captioned(workdir):
     snakemake(workdir, "--report", "report.html")
     report = (workdir / "report.html").read_text()

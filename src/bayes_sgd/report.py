@@ -195,3 +195,24 @@ def render_html(context: Mapping[str, Any]) -> str:
         optima_table=Markup(html(context["optima"])),
         fits_table=Markup(html(context["fits"])),
     )
+
+
+def results_table(claims_table: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The README's "Results of the default run" table from a run's ``claims.parquet``.
+
+    One row per claim, in the table's order: the figure, the claim (its id in words), what was
+    measured and the verdict, each cell copied from the claims table.
+    """
+    return pd.DataFrame(
+        {
+            "Figure": claims_table["figure"].str.removeprefix("Fig. "),
+            "Claim": claims_table["claim_id"].str.replace("_", " "),
+            f"Measured on {dataset}": claims_table["measured"],
+            "Verdict": claims_table["verdict"],
+        }
+    )
+
+
+def results_markdown(claims_table: pd.DataFrame, dataset: str) -> str:
+    """:func:`results_table` as a Markdown pipe table."""
+    return _markdown_cells(results_table(claims_table, dataset)).to_markdown(index=False, tablefmt="pipe") + "\n"

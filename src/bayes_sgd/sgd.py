@@ -308,33 +308,3 @@ def final_evaluations(runs: pd.DataFrame) -> pd.DataFrame:
     keys = [k for k in RUN_KEYS if k in runs.columns]
     last = runs.sort_values([*keys, "step"]).groupby(keys, sort=True).tail(1)
     return last.reset_index(drop=True)
-
-
-def summarise_final_accuracy(final: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration (all run keys but ``seed``): final test accuracy over the seeds.
-
-    Columns: the configuration, ``n_runs``, ``n_diverged``, and over the runs that did not
-    diverge ``n_ok``, ``mean_test_accuracy``, ``std_test_accuracy`` (ddof = 1, ``nan`` for a
-    single run), ``min_test_accuracy``, ``max_test_accuracy``, ``mean_test_cross_entropy``,
-    ``mean_train_accuracy``. Diverged runs are counted, not scored: a diverged network has no
-    accuracy, and what to score it at is a choice the reader should see (Figure 4 marks them).
-    """
-    keys = [k for k in RUN_KEYS if k in final.columns and k != "seed"]
-    rows = []
-    for values, group in final.groupby(keys, sort=True):
-        ok = group[group["status"] == "ok"]
-        rows.append(
-            dict(
-                zip(keys, values),
-                n_runs=len(group),
-                n_diverged=int((group["status"] == "diverged").sum()),
-                n_ok=len(ok),
-                mean_test_accuracy=ok["test_accuracy"].mean(),
-                std_test_accuracy=ok["test_accuracy"].std(ddof=1),
-                min_test_accuracy=ok["test_accuracy"].min(),
-                max_test_accuracy=ok["test_accuracy"].max(),
-                mean_test_cross_entropy=ok["test_cross_entropy"].mean(),
-                mean_train_accuracy=ok["train_accuracy"].mean(),
-            )
-        )
-    return pd.DataFrame(rows)
