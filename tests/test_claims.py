@@ -80,7 +80,7 @@ def curve_final(
 
 
 def curve(**kwargs):
-    return ns.batch_size_curves(curve_final(**kwargs))
+    return ns.batch_size_curves(curve_final(**kwargs), diverged_accuracy=0.1)
 
 
 def sweep_optima(sweep, values, b_opt, *, at_edge=None, best_accuracy=None, best_std=0.001):
@@ -260,7 +260,7 @@ def l2_curves(gap_without, gap_with, seeds=(0, 1)):
                         status="ok",
                     )
                 )
-    return ns.batch_size_curves(pd.DataFrame(rows))
+    return ns.batch_size_curves(pd.DataFrame(rows), diverged_accuracy=0.1)
 
 
 def figures_3_8(curves):

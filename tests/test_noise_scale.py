@@ -10,6 +10,16 @@ from scipy import stats
 from bayes_sgd import noise_scale as ns
 
 GRID = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+CHANCE = 0.1  # scaling.diverged_accuracy of the tests
+
+
+def optimum(final, **settings):
+    """ns.optimum_batch_sizes with the tests' diverged score, level and (small) bootstrap."""
+    return ns.optimum_batch_sizes(final, **{"diverged_accuracy": CHANCE, "confidence": 0.95, "n_boot": 50, **settings})
+
+
+def curves_of(final, **settings):
+    return ns.batch_size_curves(final, **{"diverged_accuracy": CHANCE, **settings})
 
 
 def synthetic_final(
@@ -141,7 +151,7 @@ def test_batch_size_curves_statistics_and_noise_scale():
     rng = np.random.default_rng(2)
     final = synthetic_final(50, noise=0.01, rng=rng, seeds=(0, 1, 2))
     final.loc[(final["batch_size"] == 1) & (final["seed"] == 0), "status"] = "diverged"
-    curves = ns.batch_size_curves(final)
+    curves = curves_of(final)
     assert len(curves) == len(GRID)
     row = curves.loc[curves["batch_size"] == 20].iloc[0]
     acc = final.loc[final["batch_size"] == 20, "test_accuracy"]
@@ -151,7 +161,7 @@ def test_batch_size_curves_statistics_and_noise_scale():
     b1 = curves.loc[curves["batch_size"] == 1].iloc[0]
     assert b1["n_diverged"] == 1 and b1["n_seeds"] == 3
     scored = final.loc[final["batch_size"] == 1, "test_accuracy"].to_numpy().copy()
-    scored[0] = ns.DEFAULT_DIVERGED_ACCURACY
+    scored[0] = CHANCE
     assert b1["mean_accuracy"] == pytest.approx(scored.mean())
 
 
@@ -159,11 +169,11 @@ def test_non_finite_accuracy_of_a_finished_run_is_an_error():
     final = synthetic_final(50, seeds=(0,))
     final.loc[0, "test_accuracy"] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
-        ns.batch_size_curves(final)
+        curves_of(final)
     final.loc[0, "status"] = "diverged"  # scored at chance: fine
-    assert np.isfinite(ns.batch_size_curves(final)["mean_accuracy"]).all()
+    assert np.isfinite(curves_of(final)["mean_accuracy"]).all()
     with pytest.raises(ValueError, match="status"):
-        ns.scored_accuracy(final.assign(status="exploded"))
+        ns.scored_accuracy(final.assign(status="exploded"), diverged_accuracy=CHANCE)
 
 
 # ---- the optimum of a curve ---------------------------------------------------------------
@@ -171,7 +181,7 @@ def test_non_finite_accuracy_of_a_finished_run_is_an_error():
 
 def test_refined_optimum_is_exact_for_a_parabola_in_log_b():
     final = synthetic_final(70.0)  # between grid points 50 and 100
-    opt = ns.optimum_batch_sizes(final, seed=0, n_boot=50).iloc[0]
+    opt = optimum(final, seed=0, n_boot=50).iloc[0]
     assert opt["b_best"] == 50 or opt["b_best"] == 100
     assert opt["b_opt"] == pytest.approx(70.0, rel=1e-9)
     assert not opt["at_grid_edge"]
@@ -186,7 +196,7 @@ def test_refined_optimum_matches_polyfit_on_the_three_points():
     acc = 0.9 - np.abs(np.log(grid / 30.0)) ** 1.5 * np.where(grid < 30, 0.01, 0.03)
     final = synthetic_final(30.0, seeds=(0,), grid=grid)
     final["test_accuracy"] = np.repeat(acc, 1)
-    opt = ns.optimum_batch_sizes(final, seed=0, n_boot=10).iloc[0]
+    opt = optimum(final, seed=0, n_boot=10).iloc[0]
     i = int(np.argmax(acc))
     a, b_, _ = np.polyfit(np.log(grid[i - 1 : i + 2]), acc[i - 1 : i + 2], 2)
     assert opt["b_best"] == grid[i]
@@ -196,7 +206,7 @@ def test_refined_optimum_matches_polyfit_on_the_three_points():
 def test_noisy_optimum_and_bootstrap_interval_recover_the_truth():
     rng = np.random.default_rng(3)
     final = synthetic_final(70.0, noise=0.003, rng=rng)
-    opt = ns.optimum_batch_sizes(final, seed=0, n_boot=1000).iloc[0]
+    opt = optimum(final, seed=0, n_boot=1000).iloc[0]
     assert opt["b_opt"] == pytest.approx(70.0, rel=0.2)
     assert opt["b_opt_low"] <= opt["b_opt"] <= opt["b_opt_high"]
     assert opt["b_opt_low"] < 70.0 < opt["b_opt_high"]
@@ -212,10 +222,10 @@ def test_bootstrap_is_seeded_and_per_curve():
     rng = np.random.default_rng(4)
     one = synthetic_final(70.0, noise=0.005, rng=rng)
     two = pd.concat([one, synthetic_final(200.0, learning_rate=3.0, noise=0.005, rng=rng)])
-    a = ns.optimum_batch_sizes(one, seed=7, n_boot=300)
-    b = ns.optimum_batch_sizes(two, seed=7, n_boot=300)
+    a = optimum(one, seed=7, n_boot=300)
+    b = optimum(two, seed=7, n_boot=300)
     pd.testing.assert_frame_equal(a, b.loc[b["learning_rate"] == 1.0].reset_index(drop=True))
-    c = ns.optimum_batch_sizes(one, seed=8, n_boot=300)
+    c = optimum(one, seed=8, n_boot=300)
     assert (c["b_opt_low"] != a["b_opt_low"]).any() or (c["b_opt_high"] != a["b_opt_high"]).any()
 
 
@@ -226,7 +236,7 @@ def test_bootstrap_resamples_whole_seeds():
     final["test_accuracy"] = 0.5
     final.loc[(final["seed"] == 0) & (final["batch_size"] == 10), "test_accuracy"] = 0.9
     final.loc[(final["seed"] == 1) & (final["batch_size"] == 100), "test_accuracy"] = 0.8
-    opt, reps = ns.optimum_batch_sizes(final, seed=0, n_boot=400, return_replicates=True)
+    opt, reps = optimum(final, seed=0, n_boot=400, return_replicates=True)
     assert set(reps["b_best"]) == {10.0, 100.0}
     assert opt.iloc[0]["b_best_low"] == 10 and opt.iloc[0]["b_best_high"] == 100
 
@@ -234,7 +244,7 @@ def test_bootstrap_resamples_whole_seeds():
 def test_single_seed_interval_degenerates_to_the_point():
     rng = np.random.default_rng(5)
     final = synthetic_final(70.0, seeds=(3,), noise=0.003, rng=rng)
-    opt = ns.optimum_batch_sizes(final, seed=0, n_boot=100).iloc[0]
+    opt = optimum(final, seed=0, n_boot=100).iloc[0]
     assert opt["n_seeds"] == 1
     assert opt["b_best_low"] == opt["b_best"] == opt["b_best_high"]
     assert opt["b_opt_low"] == pytest.approx(opt["b_opt"]) and opt["b_opt_high"] == pytest.approx(
@@ -245,7 +255,7 @@ def test_single_seed_interval_degenerates_to_the_point():
 
 def test_optimum_at_the_grid_edge_is_flagged_and_not_refined():
     final = synthetic_final(5000.0)
-    opt = ns.optimum_batch_sizes(final, seed=0, n_boot=20).iloc[0]
+    opt = optimum(final, seed=0, n_boot=20).iloc[0]
     assert opt["at_grid_edge"]
     assert opt["b_best"] == opt["b_opt"] == 1000
     assert np.isnan(opt["b_grid_above"])
@@ -259,7 +269,7 @@ def test_a_curve_that_never_trained_gets_no_optimum():
             synthetic_final(70.0, seeds=(0, 1), learning_rate=3.0, peak=0.12, curvature=0.001),
         ]
     )
-    optima, replicates = ns.optimum_batch_sizes(
+    optima, replicates = optimum(
         final, seed=0, n_boot=50, untrained_accuracy=0.5, return_replicates=True
     )
     trained, dead = (optima.loc[optima["learning_rate"] == eps].iloc[0] for eps in (1.0, 3.0))
@@ -272,7 +282,7 @@ def test_a_curve_that_never_trained_gets_no_optimum():
     points = ns.scaling_points(optima, "learning_rate")
     assert list(points["excluded_because"]) == ["", "never trained"]
     # without the threshold the argmax of a flat chance-level curve would be reported as an optimum
-    assert ns.optimum_batch_sizes(final, seed=0, n_boot=50)["b_best"].notna().all()
+    assert optimum(final, seed=0, n_boot=50)["b_best"].notna().all()
 
 
 def test_diverged_runs_count_as_chance_not_as_their_last_evaluation():
@@ -280,14 +290,14 @@ def test_diverged_runs_count_as_chance_not_as_their_last_evaluation():
     small = final["batch_size"] <= 2
     final.loc[small, "status"] = "diverged"
     final.loc[small, "test_accuracy"] = 0.99  # last finite evaluation before divergence
-    assert ns.optimum_batch_sizes(final, seed=0, n_boot=20).iloc[0]["b_best"] in (50, 100)
-    assert ns.optimum_batch_sizes(final, seed=0, n_boot=20, diverged_accuracy=None).iloc[0]["b_best"] == 1
+    assert optimum(final, seed=0, n_boot=20).iloc[0]["b_best"] in (50, 100)
+    assert optimum(final, seed=0, n_boot=20, diverged_accuracy=None).iloc[0]["b_best"] == 1
 
 
 def test_missing_runs_are_ignored_not_zero():
     final = synthetic_final(70.0, seeds=(0, 1, 2))
     final = final.drop(final.index[(final["batch_size"] == 50) & (final["seed"] == 1)])
-    opt = ns.optimum_batch_sizes(final, seed=0, n_boot=200).iloc[0]
+    opt = optimum(final, seed=0, n_boot=200).iloc[0]
     assert opt["b_opt"] == pytest.approx(70.0, rel=1e-9)
     assert opt["b_opt_low"] == pytest.approx(70.0, rel=1e-9)
 
@@ -295,7 +305,7 @@ def test_missing_runs_are_ignored_not_zero():
 def test_duplicate_runs_are_an_error():
     final = synthetic_final(70.0, seeds=(0,))
     with pytest.raises(ValueError, match="more than one"):
-        ns.optimum_batch_sizes(pd.concat([final, final]), seed=0)
+        optimum(pd.concat([final, final]), seed=0)
 
 
 # ---- log-log fits -------------------------------------------------------------------------
@@ -375,7 +385,7 @@ def learning_rate_sweep(rng, learning_rates=(0.25, 0.5, 1.0, 2.0, 4.0), noise=0.
 
 def test_scaling_fit_recovers_proportionality_to_the_learning_rate():
     rng = np.random.default_rng(9)
-    optima, reps = ns.optimum_batch_sizes(
+    optima, reps = optimum(
         learning_rate_sweep(rng), seed=0, n_boot=300, return_replicates=True
     )
     points = ns.scaling_points(optima, "learning_rate")
@@ -432,8 +442,8 @@ def test_scaling_figures_draw_the_computed_tables():
 
     rng = np.random.default_rng(10)
     final = learning_rate_sweep(rng, learning_rates=(0.5, 1.0, 2.0))
-    curves = ns.batch_size_curves(final)
-    optima = ns.optimum_batch_sizes(final, seed=0, n_boot=50)
+    curves = curves_of(final)
+    optima = optimum(final, seed=0, n_boot=50)
     points = ns.scaling_points(optima, "learning_rate")
     fit = ns.fit_scaling(points)
     fig = fs.figure_scaling(curves, points, "learning_rate", fit)

@@ -55,9 +55,6 @@ from bayes_sgd.sweeps import get_sweep
 #: Columns that identify one accuracy-versus-batch-size curve in the MLP run tables.
 DEFAULT_CURVE_KEYS: tuple[str, ...] = ("dataset", "n_train", "learning_rate", "momentum", "l2", "steps")
 
-#: Default score of a diverged run: chance accuracy for ten balanced classes.
-DEFAULT_DIVERGED_ACCURACY = 0.1
-
 _STATUSES = ("ok", "diverged")
 
 
@@ -107,9 +104,7 @@ def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         raise KeyError(f"{what}: missing column(s) {missing}; have {list(table.columns)}")
 
 
-def scored_accuracy(
-    final: pd.DataFrame, diverged_accuracy: float | None = DEFAULT_DIVERGED_ACCURACY
-) -> pd.Series:
+def scored_accuracy(final: pd.DataFrame, *, diverged_accuracy: float | None) -> pd.Series:
     """Test accuracy of each final row, with diverged runs scored at ``diverged_accuracy``.
 
     ``diverged_accuracy=None`` keeps the recorded accuracy of diverged runs. Raises
@@ -134,7 +129,7 @@ def _seed_matrices(final: pd.DataFrame, curve_keys: Sequence[str], diverged_accu
     """Yield (key tuple, curve frame, sorted batch sizes, seeds x batch-size accuracy matrix)."""
     keys = list(curve_keys)
     _require(final, [*keys, "batch_size", "seed", "test_accuracy", "status"], "curve analysis")
-    table = final.assign(accuracy=scored_accuracy(final, diverged_accuracy))
+    table = final.assign(accuracy=scored_accuracy(final, diverged_accuracy=diverged_accuracy))
     if table.duplicated([*keys, "batch_size", "seed"]).any():
         raise ValueError("curve analysis: more than one final row per (curve, batch_size, seed)")
     for key, curve in table.groupby(keys, sort=True, dropna=False):
@@ -145,7 +140,8 @@ def _seed_matrices(final: pd.DataFrame, curve_keys: Sequence[str], diverged_accu
 def batch_size_curves(
     final: pd.DataFrame,
     curve_keys: Sequence[str] = DEFAULT_CURVE_KEYS,
-    diverged_accuracy: float | None = DEFAULT_DIVERGED_ACCURACY,
+    *,
+    diverged_accuracy: float | None,
 ) -> pd.DataFrame:
     """Seed statistics of test accuracy per (curve, batch size), with the noise scale.
 
@@ -159,7 +155,7 @@ def batch_size_curves(
     keys = list(curve_keys)
     _require(final, ["learning_rate", "n_train", "momentum"], "batch_size_curves")
     table = final.assign(
-        accuracy=scored_accuracy(final, diverged_accuracy), diverged=final["status"] == "diverged"
+        accuracy=scored_accuracy(final, diverged_accuracy=diverged_accuracy), diverged=final["status"] == "diverged"
     )
     grouped = table.groupby([*keys, "batch_size"], sort=True, dropna=False)
     out = grouped.agg(
@@ -266,9 +262,9 @@ def optimum_batch_sizes(
     curve_keys: Sequence[str] = DEFAULT_CURVE_KEYS,
     *,
     seed: int,
-    n_boot: int = 2000,
-    confidence: float = 0.95,
-    diverged_accuracy: float | None = DEFAULT_DIVERGED_ACCURACY,
+    n_boot: int,
+    confidence: float,
+    diverged_accuracy: float | None,
     untrained_accuracy: float | None = None,
     return_replicates: bool = False,
 ):
