@@ -515,8 +515,8 @@ def scaling_points(
     """The points of a scaling-rule fit: the swept quantity ``x`` and the optimum of each curve.
 
     ``sweep`` is ``"learning_rate"`` (``x = eps``), ``"n_train"`` (``x = N``) or ``"momentum"``
-    (``x = 1/(1-m)``). Returns ``optima`` (already restricted to the sweep, see
-    :func:`select_sweep`) with ``x`` and ``used`` columns and ``excluded_because``: ``""``,
+    (``x = 1/(1-m)``), a registered sweep (:data:`bayes_sgd.sweeps.SWEEPS`). Returns ``optima``
+    (the optimum table of that sweep) with ``x`` and ``used`` columns and ``excluded_because``: ``""``,
     ``"never trained"`` (``trained`` is False: no optimum), ``"grid edge"`` (the optimum is at
     the end of its grid, so only a bound) or ``"x below min_x"`` (e.g. the paper's N rule holds
     only above N of about 20,000).
