@@ -28,6 +28,8 @@ rule train_mlp:
         code=code("train_mlp"),
     output:
         curve="results/runs/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
+        # the final parameters and momentum buffer (bayes_sgd.sgd.weights_table)
+        weights="results/weights/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
     params:
         hidden_units=MLP["hidden_units"],
         weight_init=MLP["weight_init"],
