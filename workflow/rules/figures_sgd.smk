@@ -11,7 +11,7 @@ SGD_DIR = f"results/sgd/{DATASET}"
 rule collect_sgd_runs:
     input:
         runs=lambda wildcards: SGD_FIGURE_RUNS[wildcards.figure],
-        code=code("sgd", "noise_scale", "sweeps", "tables"),
+        code=code("collect_sgd_runs"),
     output:
         runs=f"{SGD_DIR}/figure_{{figure}}_runs.parquet",
         final=f"{SGD_DIR}/figure_{{figure}}_final.parquet",
@@ -36,7 +36,7 @@ rule collect_sgd_runs:
 rule plot_learning_curves:
     input:
         runs=f"{SGD_DIR}/figure_{{figure}}_runs.parquet",
-        code=code("figures_sgd"),
+        code=code("plot_learning_curves"),
     output:
         figure=report_figure(
             expand(f"results/figures/{DATASET}/figure_{{{{figure}}}}.{{ext}}", ext=config["plot"]["formats"]),
@@ -70,7 +70,7 @@ rule plot_figure_4:
     input:
         final=f"{SGD_DIR}/figure_4_final.parquet",
         curves=f"{SGD_DIR}/figure_4_curves.parquet",
-        code=code("figures_sgd"),
+        code=code("plot_figure_4"),
     output:
         figure=report_figure(figure_paths("figure_4"), "plot_figure_4", "Figures 3-4, 8-9: SGD and the batch size"),
     params:
@@ -97,7 +97,7 @@ rule plot_figure_9:
     input:
         samples=f"{FIGURE_9_TABLE}_samples.parquet",
         summary=f"{FIGURE_9_TABLE}_summary.parquet",
-        code=code("figures_sgd"),
+        code=code("plot_figure_9"),
     output:
         figure=report_figure(figure_paths("figure_9"), "plot_figure_9", "Figures 3-4, 8-9: SGD and the batch size"),
     params:

@@ -17,7 +17,7 @@ SCALING_FIGURES = {str(s.figure): sweep for sweep, s in SWEEPS.items()}
 rule analyse_scaling_sweep:
     input:
         runs=lambda wildcards: SCALING_RUNS[wildcards.sweep],
-        code=code("noise_scale", "sweeps", "sgd", "mlp", "datasets", "idx", "subsets", "tables"),
+        code=code("analyse_scaling_sweep"),
     output:
         final=f"{SCALING_DIR}/{{sweep}}/final.parquet",
         curves=f"{SCALING_DIR}/{{sweep}}/curves.parquet",
@@ -48,7 +48,7 @@ rule plot_scaling_figure:
         curves=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/curves.parquet",
         optima=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/optima.parquet",
         fits=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/fits.parquet",
-        code=code("figures_scaling", "noise_scale", "sweeps", "tables"),
+        code=code("plot_scaling_figure"),
     output:
         figure=report_figure(
             expand(f"results/figures/{DATASET}/figure_{{{{figure}}}}.{{ext}}", ext=config["plot"]["formats"]),
@@ -80,7 +80,7 @@ rule plot_scaling_figure:
 rule plot_accuracy_vs_noise_scale:
     input:
         curves=expand(f"{SCALING_DIR}/{{sweep}}/curves.parquet", sweep=SWEEPS),
-        code=code("figures_scaling", "noise_scale", "sweeps", "tables"),
+        code=code("plot_accuracy_vs_noise_scale"),
     output:
         figure=report_figure(
             figure_paths("figure_noise_scale"), "plot_accuracy_vs_noise_scale", "Figures 5-7: scaling rules"
@@ -116,9 +116,8 @@ rule summarise_claims:
         gradient_noise=f"{FIGURE_9_TABLE}_summary.parquet",
         # and the optima of every sweep, for the report's table
         optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS),
-        code=code(
-            "claims", "report", "config", "sweeps", "logistic", "evidence", "datasets", "idx", "subsets", "tables"
-        ),
+        code=code("summarise_claims"),
+        # the report's Jinja2 templates (package data, not modules)
         templates=[os.path.relpath(path) for path in sorted((SRC / "templates").glob("*.j2"))],
     output:
         summary=f"{SUMMARY_DIR}/summary.md",
