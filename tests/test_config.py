@@ -95,7 +95,7 @@ def test_bad_config_is_refused_naming_the_key(overrides, message):
     assert str(err.value).startswith(message), str(err.value)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "smoke.yaml"])
 def test_shipped_configurations_are_valid(name):
     config = yaml.safe_load((REPO / "config" / name).read_text())
     assert validate_config(config) is config
