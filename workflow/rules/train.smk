@@ -6,6 +6,7 @@
 # and a configuration requested by several figures or sweeps is one job. The settings that are
 # not in the path (network width, initialisation, pixel scale, evaluation schedule, subset seed)
 # come from the mlp: section through params:, so editing one reruns every run it changes.
+# mlp.checkpoint_seconds changes no result and is a resource instead (see the rule).
 
 NUMBER = r"[0-9][0-9.e+-]*"  # a number as fmt() writes it: 1, 0.1, 1e-06, 1e+06
 MLP = config["mlp"]
@@ -25,7 +26,7 @@ rule train_mlp:
     input:
         dataset="results/data/{dataset}.parquet",
         subset=TRAINING_SUBSET,
-        code=code("mlp", "sgd", "tables"),
+        code=code("mlp", "sgd", "checkpoint", "tables"),
     output:
         curve="results/runs/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
         # the final parameters and momentum buffer (bayes_sgd.sgd.weights_table)
@@ -38,6 +39,9 @@ rule train_mlp:
         eval_points=MLP["eval_points"],
         eval_chunk=MLP["eval_chunk"],
         subset_seed=MLP["subset_seed"],
+        # the run's saved state while it trains (not an output: Snakemake must not delete it
+        # when a killed job is rerun); deleted when the run has written its outputs
+        checkpoint="results/checkpoints/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.npz",
     log:
         "logs/train_mlp/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.log",
     benchmark:
@@ -58,6 +62,9 @@ rule train_mlp:
         # scaled from N, B and steps by a cost model, doubled on a retry (common.smk)
         mem_mb=train_mlp_mem_mb,
         runtime=train_mlp_runtime,
+        # how often the run saves its state: a resource, not a param, as it changes no result
+        # and editing it must not rerun finished runs (0: no checkpoints)
+        checkpoint_seconds=MLP["checkpoint_seconds"],
     script:
         "../scripts/train_mlp.py"
 

@@ -10,12 +10,26 @@ NUMPY_PRELOADED = "numpy" in sys.modules
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(snakemake.threads)
 
+import logging  # noqa: E402
+import math  # noqa: E402
+
+from bayes_sgd.checkpoint import Checkpoint  # noqa: E402
 from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
-from bayes_sgd.sgd import TrainingConfig, config_record, train, training_data, weights_table  # noqa: E402
+from bayes_sgd.sgd import (  # noqa: E402
+    TrainingConfig,
+    config_record,
+    run_fingerprint,
+    train,
+    training_data,
+    weights_table,
+)
 from bayes_sgd.tables import read_table, write_table  # noqa: E402
 
 log = script_logger(snakemake)
+package_log = logging.getLogger("bayes_sgd")  # the package's messages (checkpoints) go to this job's log too
+package_log.setLevel(logging.INFO)
+package_log.handlers[:] = log.handlers
 wc, p = snakemake.wildcards, snakemake.params
 try:  # optional: report the thread count the loaded BLAS libraries really use
     from threadpoolctl import threadpool_info
@@ -67,7 +81,14 @@ def progress(pr):
     )
 
 
-result = train(arch, X_train, y_train, X_test, y_test, config, progress=progress)
+interval = int(snakemake.resources.checkpoint_seconds)
+checkpoint = Checkpoint(
+    snakemake.params.checkpoint,
+    run_fingerprint(arch, config, X_train, y_train, X_test, y_test),
+    interval_seconds=interval if interval > 0 else math.inf,
+)
+log.info("checkpoint %s every %s s of training", checkpoint.path, interval if interval > 0 else "(never)")
+result = train(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
 curve = result.curve
 curve.insert(curve.columns.get_loc("n_train"), "dataset", wc.dataset)
 last = curve.iloc[-1]
@@ -89,6 +110,7 @@ provenance = {
     "status": status,
     "diverged_step": int(last["diverged_step"]),
     "seconds": float(last["seconds"]),
+    "resumed_from_step": checkpoint.resumed_step,
 }
 # The weights first: the curve is the output other rules look for, and a job killed in between
 # leaves an incomplete job that Snakemake redoes whole.
@@ -100,3 +122,5 @@ write_table(
 log.info("wrote %s (%d parameters)", snakemake.output.weights, arch.n_params)
 write_table(curve, snakemake.output.curve, provenance)
 log.info("wrote %s", snakemake.output.curve)
+checkpoint.remove()
+log.info("%d checkpoints saved; resumed from step %s", checkpoint.saves, checkpoint.resumed_step)
