@@ -18,6 +18,11 @@ if MLP["figure_9"]["batch_size"] > MLP["figure_9"]["n_train"]:
     )
 
 
+def train_mlp_gpus(wildcards):
+    """GPUs a train_mlp job asks for: one with the JAX backend (shared, see train_mlp.py), none with NumPy."""
+    return 1 if MLP["backend"] == "jax" else 0
+
+
 # The seeded N-image training subset, shared by every run seed of that N.
 TRAINING_SUBSET = "results/subsets/{{dataset}}/N{{n_train}}_seed{subset_seed}.parquet".format(subset_seed=MLP["subset_seed"])
 
@@ -26,7 +31,7 @@ rule train_mlp:
     input:
         dataset="results/data/{dataset}.parquet",
         subset=TRAINING_SUBSET,
-        code=code("mlp", "sgd", "checkpoint", "tables"),
+        code=code("mlp", "sgd", "checkpoint", "tables", *(["sgd_jax"] if MLP["backend"] == "jax" else [])),
     output:
         curve="results/runs/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
         # the final parameters and momentum buffer (bayes_sgd.sgd.weights_table)
@@ -39,6 +44,7 @@ rule train_mlp:
         eval_points=MLP["eval_points"],
         eval_chunk=MLP["eval_chunk"],
         subset_seed=MLP["subset_seed"],
+        backend=MLP["backend"],
         # the run's saved state while it trains (not an output: Snakemake must not delete it
         # when a killed job is rerun); deleted when the run has written its outputs
         checkpoint="results/checkpoints/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.npz",
@@ -65,6 +71,7 @@ rule train_mlp:
         # how often the run saves its state: a resource, not a param, as it changes no result
         # and editing it must not rerun finished runs (0: no checkpoints)
         checkpoint_seconds=MLP["checkpoint_seconds"],
+        gpu=train_mlp_gpus,
     script:
         "../scripts/train_mlp.py"
 

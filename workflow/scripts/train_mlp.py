@@ -10,6 +10,9 @@ NUMPY_PRELOADED = "numpy" in sys.modules
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(snakemake.threads)
 
+# JAX backend: many jobs may share one GPU, so none may grab most of its memory up front.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 import logging  # noqa: E402
 import math  # noqa: E402
 
@@ -84,11 +87,21 @@ def progress(pr):
 interval = int(snakemake.resources.checkpoint_seconds)
 checkpoint = Checkpoint(
     snakemake.params.checkpoint,
-    run_fingerprint(arch, config, X_train, y_train, X_test, y_test),
+    run_fingerprint(arch, config, X_train, y_train, X_test, y_test, backend=p.backend),
     interval_seconds=interval if interval > 0 else math.inf,
 )
 log.info("checkpoint %s every %s s of training", checkpoint.path, interval if interval > 0 else "(never)")
-result = train(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
+if p.backend == "jax":
+    try:
+        import jax
+
+        from bayes_sgd import sgd_jax
+    except ImportError as err:
+        raise ImportError(f"mlp.backend: jax needs the optional extra (pip install -e '.[jax]'): {err}") from None
+    log.info("JAX %s on %s (matrix products at precision 'highest')", jax.__version__, jax.devices())
+    result = sgd_jax.train(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
+else:
+    result = train(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
 curve = result.curve
 curve.insert(curve.columns.get_loc("n_train"), "dataset", wc.dataset)
 last = curve.iloc[-1]
@@ -106,6 +119,8 @@ provenance = {
     "hidden_units": int(p.hidden_units),
     "pixel_scale": float(p.pixel_scale),
     "subset_seed": int(p.subset_seed),
+    "backend": p.backend,
+    **({"jax": jax.__version__, "jax_devices": [str(d) for d in jax.devices()]} if p.backend == "jax" else {}),
     "seed": config.seed,
     "status": status,
     "diverged_step": int(last["diverged_step"]),
