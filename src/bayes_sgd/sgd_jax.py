@@ -87,21 +87,35 @@ def logits(arch: Architecture, w: jax.Array, X: jax.Array, precision) -> jax.Arr
     return jnp.dot(hidden, W2, precision=precision) + b2
 
 
-def mean_cross_entropy(arch: Architecture, w: jax.Array, X: jax.Array, y: jax.Array, precision) -> jax.Array:
-    """``-(1/B) sum_i ln softmax(z_i)[y_i]``, the loss whose gradient SGD follows."""
-    logp = jax.nn.log_softmax(logits(arch, w, X, precision), axis=1)
-    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+def to_tree(arch: Architecture, w: jax.Array) -> tuple[jax.Array, ...]:
+    """The flat vector as the tuple ``(W1, b1, W2, b2)`` of contiguous arrays the loop carries."""
+    return tuple(jnp.asarray(a) for a in unpack(arch, w))
+
+
+def to_flat(tree: tuple[jax.Array, ...]) -> jax.Array:
+    """The inverse of :func:`to_tree`: ``W1, b1, W2, b2`` in the flat (Fortran-matrix) layout."""
+    W1, b1, W2, b2 = tree
+    return jnp.concatenate([W1.T.ravel(), b1, W2.T.ravel(), b2])
 
 
 def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, given_batches: bool):
     """A compiled function running steps ``start+1 .. end`` (stopping early on a non-finite loss).
 
-    ``segment(w, v, start, end, X, y, key_or_batches) -> (w, v, step, diverged_step)``;
-    ``diverged_step`` is ``-1`` unless a batch loss was not finite.
+    ``segment(w, v, start, end, X, y, key_or_batches) -> (w, v, step, diverged_step)`` with
+    ``w`` and ``v`` flat vectors; inside the loop they are carried as ``(W1, b1, W2, b2)``
+    trees (no flattening per step). ``diverged_step`` is ``-1`` unless a batch loss was not
+    finite.
     """
     c = config
     eps, m, l2_over_n, b = c.learning_rate, c.momentum, c.l2 / n, c.batch_size
-    loss_and_grad = jax.value_and_grad(lambda w, X, y: mean_cross_entropy(arch, w, X, y, precision))
+
+    def loss(tree, X, y):
+        W1, b1, W2, b2 = tree
+        hidden = jnp.maximum(jnp.dot(X, W1, precision=precision) + b1, 0.0)
+        logp = jax.nn.log_softmax(jnp.dot(hidden, W2, precision=precision) + b2, axis=1)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    loss_and_grad = jax.value_and_grad(loss)
 
     def batch(t, source):
         if given_batches:
@@ -119,16 +133,18 @@ def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, 
             w, v, t, _ = carry
             t = t + 1
             idx = batch(t, source)
-            loss, g = loss_and_grad(w, X[idx], y[idx])
-            finite = jnp.isfinite(loss)
-            v_new = m * v + g + l2_over_n * w
-            w_new = w - eps * v_new
+            value, g = loss_and_grad(w, X[idx], y[idx])
+            finite = jnp.isfinite(value)
+            v_new = jax.tree.map(lambda v, g, w: m * v + g + l2_over_n * w, v, g, w)
+            w_new = jax.tree.map(lambda w, v: w - eps * v, w, v_new)
             # a non-finite loss stops the run at this step; its weights stay as they were
-            w = jnp.where(finite, w_new, w)
-            v = jnp.where(finite, v_new, v)
-            return w, v, t, jnp.where(finite, -1, t)
+            keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)  # noqa: E731
+            return keep(w_new, w), keep(v_new, v), t, jnp.where(finite, -1, t)
 
-        return lax.while_loop(cond, body, (w, v, start, jnp.int32(-1)))
+        w, v, t, diverged = lax.while_loop(
+            cond, body, (to_tree(arch, w), to_tree(arch, v), start, jnp.int32(-1))
+        )
+        return to_flat(w), to_flat(v), t, diverged
 
     return jax.jit(segment)
 
