@@ -8,6 +8,8 @@
 # come from the mlp: section through params:, so editing one reruns every run it changes.
 # mlp.checkpoint_seconds changes no result and is a resource instead (see the rule).
 
+from bayes_sgd.sgd import training_threads
+
 NUMBER = r"[0-9][0-9.e+-]*"  # a number as fmt() writes it: 1, 0.1, 1e-06, 1e+06
 MLP = config["mlp"]
 
@@ -16,11 +18,6 @@ if MLP["figure_9"]["batch_size"] > MLP["figure_9"]["n_train"]:
         f"Invalid configuration: mlp.figure_9.batch_size: {MLP['figure_9']['batch_size']} is larger "
         f"than the training set ({MLP['figure_9']['n_train']} images)"
     )
-
-
-def train_mlp_gpus(wildcards):
-    """GPUs a train_mlp job asks for: one with the JAX backend (shared, see train_mlp.py), none with NumPy."""
-    return 1 if MLP["backend"] == "jax" else 0
 
 
 # The seeded N-image training subset, shared by every run seed of that N.
@@ -63,7 +60,9 @@ rule train_mlp:
         l2=NUMBER,
         steps=r"\d+",
         seed=r"\d+",
-    threads: 1
+    # BLAS threads follow the batch size: 1 up to B = 1,999, then one per 1,000 examples of a
+    # batch, at most mlp.max_threads (bayes_sgd.sgd.training_threads); --cores caps it too
+    threads: lambda wildcards: training_threads(int(wildcards.batch_size), MLP["max_threads"])
     resources:
         # scaled from N, B and steps by a cost model, doubled on a retry (common.smk)
         mem_mb=train_mlp_mem_mb,
@@ -71,7 +70,9 @@ rule train_mlp:
         # how often the run saves its state: a resource, not a param, as it changes no result
         # and editing it must not rerun finished runs (0: no checkpoints)
         checkpoint_seconds=MLP["checkpoint_seconds"],
-        gpu=train_mlp_gpus,
+        # one GPU with the JAX backend (jobs do not preallocate its memory, so several may
+        # share one: train_mlp.py), none with NumPy
+        gpu=1 if MLP["backend"] == "jax" else 0,
     script:
         "../scripts/train_mlp.py"
 

@@ -3,9 +3,10 @@
 import os
 import sys
 
-# One BLAS thread per job (threads: 1). Snakemake sets these variables for script jobs already;
-# setting them again before NumPy is first imported keeps the job single-threaded however it is
-# started. If NumPy was imported earlier, the values Snakemake set are the ones in force.
+# BLAS threads = the job's threads (one unless the batch is large, see the rule). Snakemake sets
+# these variables for script jobs already; setting them again before NumPy is first imported
+# keeps the job at its thread count however it is started. If NumPy was imported earlier, the
+# values Snakemake set are the ones in force.
 NUMPY_PRELOADED = "numpy" in sys.modules
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(snakemake.threads)
