@@ -132,8 +132,9 @@ def test_fingerprint_covers_configuration_data_and_backend():
         sgd.run_fingerprint(Architecture(12, 8, 3), c, X, y, X[:10], y[:10]),
         sgd.run_fingerprint(SMALL, c, X, y, X[:10], y[:10], dtype=np.float64),
         sgd.run_fingerprint(SMALL, c, X, y, X[:11], y[:11]),
+        sgd.run_fingerprint(SMALL, c, X, y, X[:10], y[:10], threads=2),
     }
-    assert base not in others and len(others) == 8
+    assert base not in others and len(others) == 9
     assert fingerprint({"a": 1}, {}) != fingerprint({"a": 1}, {}, {"backend": "jax"})
 
 

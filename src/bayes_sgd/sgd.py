@@ -347,12 +347,16 @@ def run_fingerprint(
     y_test: np.ndarray,
     backend: str = "numpy",
     dtype=np.float32,
+    threads: int = 1,
 ) -> str:
     """The identity of a run for its checkpoint (:func:`bayes_sgd.checkpoint.fingerprint`).
 
     Covers the configuration, the architecture, the float type, the backend, the data as the
-    trainer sees it (cast to ``dtype``) and the source of the modules that compute a step
-    (this module, :mod:`bayes_sgd.mlp`, and the backend's own module if it is not NumPy).
+    trainer sees it (cast to ``dtype``), the source of the modules that compute a step (this
+    module, :mod:`bayes_sgd.mlp`, and the backend's own module if it is not NumPy) and the
+    number of BLAS threads: a multi-threaded ``gemm`` may sum in another order (measured: 1
+    and 2 OpenBLAS threads differ by ~1e-8 after 5 steps at B = 1000), so a resume with other
+    threads would not be bit-identical and starts afresh instead.
     """
     modules = [sys.modules[__name__], mlp]
     if backend != "numpy":
@@ -369,6 +373,7 @@ def run_fingerprint(
         "backend": backend,
         "code": source_digest(*modules),
         "numpy": np.__version__,
+        "threads": int(threads),
     }
     return fingerprint(config, arrays, extra)
 

@@ -88,7 +88,7 @@ def progress(pr):
 interval = int(snakemake.resources.checkpoint_seconds)
 checkpoint = Checkpoint(
     snakemake.params.checkpoint,
-    run_fingerprint(arch, config, X_train, y_train, X_test, y_test, backend=p.backend),
+    run_fingerprint(arch, config, X_train, y_train, X_test, y_test, backend=p.backend, threads=snakemake.threads),
     interval_seconds=interval if interval > 0 else math.inf,
 )
 log.info("checkpoint %s every %s s of training", checkpoint.path, interval if interval > 0 else "(never)")
@@ -121,6 +121,7 @@ provenance = {
     "pixel_scale": float(p.pixel_scale),
     "subset_seed": int(p.subset_seed),
     "backend": p.backend,
+    "threads": snakemake.threads,
     **({"jax": jax.__version__, "jax_devices": [str(d) for d in jax.devices()]} if p.backend == "jax" else {}),
     "seed": config.seed,
     "status": status,
