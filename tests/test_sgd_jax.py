@@ -95,7 +95,7 @@ def test_divergence_and_resume_like_the_numpy_trainer(tmp_path):
     # a checkpointed, interrupted and resumed run equals the uninterrupted one exactly
     c = _config(steps=300)
     ref = sgd_jax.train(ARCH, X, y, X, y, c)
-    fp = sgd.run_fingerprint(ARCH, c, X, y, X, y, backend="jax")
+    fp = sgd.run_fingerprint(ARCH, c, X, y, X, y, backend="jax", backend_modules=(sgd_jax,))
 
     class Stop(Exception):
         pass

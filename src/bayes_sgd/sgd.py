@@ -31,7 +31,6 @@ moves the weights, all on a single flat parameter vector.
 
 from __future__ import annotations
 
-import importlib
 import math
 import sys
 import time
@@ -348,19 +347,18 @@ def run_fingerprint(
     backend: str = "numpy",
     dtype=np.float32,
     threads: int = 1,
+    backend_modules: tuple = (),
 ) -> str:
     """The identity of a run for its checkpoint (:func:`bayes_sgd.checkpoint.fingerprint`).
 
     Covers the configuration, the architecture, the float type, the backend, the data as the
     trainer sees it (cast to ``dtype``), the source of the modules that compute a step (this
-    module, :mod:`bayes_sgd.mlp`, and the backend's own module if it is not NumPy) and the
+    module, :mod:`bayes_sgd.mlp`, and ``backend_modules``, the backend's own if not NumPy) and the
     number of BLAS threads: a multi-threaded ``gemm`` may sum in another order (measured: 1
     and 2 OpenBLAS threads differ by ~1e-8 after 5 steps at B = 1000), so a resume with other
     threads would not be bit-identical and starts afresh instead.
     """
-    modules = [sys.modules[__name__], mlp]
-    if backend != "numpy":
-        modules.append(importlib.import_module(f"bayes_sgd.sgd_{backend}"))
+    modules = [sys.modules[__name__], mlp, *backend_modules]
     arrays = {
         "X_train": np.ascontiguousarray(X_train, dtype=dtype),
         "y_train": np.asarray(y_train, dtype=np.int64),

@@ -85,13 +85,7 @@ def progress(pr):
     )
 
 
-interval = int(snakemake.resources.checkpoint_seconds)
-checkpoint = Checkpoint(
-    snakemake.params.checkpoint,
-    run_fingerprint(arch, config, X_train, y_train, X_test, y_test, backend=p.backend, threads=snakemake.threads),
-    interval_seconds=interval if interval > 0 else math.inf,
-)
-log.info("checkpoint %s every %s s of training", checkpoint.path, interval if interval > 0 else "(never)")
+backend_modules = ()
 if p.backend == "jax":
     try:
         import jax
@@ -100,9 +94,19 @@ if p.backend == "jax":
     except ImportError as err:
         raise ImportError(f"mlp.backend: jax needs the optional extra (pip install -e '.[jax]'): {err}") from None
     log.info("JAX %s on %s (matrix products at precision 'highest')", jax.__version__, jax.devices())
-    result = sgd_jax.train(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
-else:
-    result = train(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
+    backend_modules = (sgd_jax,)
+interval = int(snakemake.resources.checkpoint_seconds)
+checkpoint = Checkpoint(
+    snakemake.params.checkpoint,
+    run_fingerprint(
+        arch, config, X_train, y_train, X_test, y_test,
+        backend=p.backend, threads=snakemake.threads, backend_modules=backend_modules,
+    ),
+    interval_seconds=interval if interval > 0 else math.inf,
+)
+log.info("checkpoint %s every %s s of training", checkpoint.path, interval if interval > 0 else "(never)")
+trainer = sgd_jax.train if p.backend == "jax" else train
+result = trainer(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
 curve = result.curve
 curve.insert(curve.columns.get_loc("n_train"), "dataset", wc.dataset)
 last = curve.iloc[-1]
