@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bayes_sgd import sgd
-from bayes_sgd.checkpoint import Checkpoint, fingerprint
+from bayes_sgd.checkpoint import Checkpoint, Stopped, fingerprint
 from bayes_sgd.mlp import Architecture
 
 SMALL = Architecture(n_inputs=12, n_hidden=7, n_classes=3)
@@ -94,6 +94,27 @@ def test_resuming_twice_and_divergence_after_a_resume(tmp_path):
     with pytest.raises(Killed):
         sgd.train(SMALL, X, y, X[:10], y[:10], wild, checkpoint=KillAfterSave(wild_path, _fp(wild, X, y), 0.0, kill_at=d - 1))
     resumed = sgd.train(SMALL, X, y, X[:10], y[:10], wild, checkpoint=Checkpoint(wild_path, _fp(wild, X, y)))
+    _assert_identical(resumed, reference)
+
+
+def test_a_requested_stop_saves_at_once_and_resumes_bit_identical(tmp_path):
+    """What SIGTERM does in a job: request_stop() mid-run saves after that step and stops."""
+    X, y = _data(40, seed=7)
+    c = _config(steps=200)
+    reference = sgd.train(SMALL, X, y, X[:10], y[:10], c)
+    path = tmp_path / "run.npz"
+    cp = Checkpoint(path, _fp(c, X, y), interval_seconds=3600.0)  # no save by the clock
+
+    def progress(p):
+        if p.step == 70:
+            cp.request_stop()
+
+    with pytest.raises(Stopped):
+        sgd.train(SMALL, X, y, X[:10], y[:10], c, checkpoint=cp, progress=progress, progress_fraction=0.05)
+    assert cp.saves == 1
+    again = Checkpoint(path, _fp(c, X, y), interval_seconds=3600.0)
+    resumed = sgd.train(SMALL, X, y, X[:10], y[:10], c, checkpoint=again)
+    assert again.resumed_step == 70
     _assert_identical(resumed, reference)
 
 

@@ -43,6 +43,10 @@ FORMAT_VERSION = 1
 log = logging.getLogger(__name__)
 
 
+class Stopped(Exception):
+    """Training stopped on request (:meth:`Checkpoint.request_stop`) after saving its state."""
+
+
 @dataclass
 class TrainingState:
     """Everything a run needs to continue after ``step`` as if it had never stopped.
@@ -117,6 +121,7 @@ class Checkpoint:
     interval_seconds: float = 300.0
     saves: int = field(default=0, init=False)
     resumed_step: int | None = field(default=None, init=False)
+    stop_requested: bool = field(default=False, init=False)
 
     def __post_init__(self):
         self.path = Path(self.path)
@@ -126,6 +131,24 @@ class Checkpoint:
     @property
     def enabled(self) -> bool:
         return math.isfinite(self.interval_seconds)
+
+    def request_stop(self) -> None:
+        """Ask the trainer to save at its next opportunity and then raise :class:`Stopped`.
+
+        Safe to call from a signal handler (it only sets a flag): the workflow script calls it
+        on SIGTERM, which SLURM sends at a job's time limit some seconds before SIGKILL, so the
+        retried job loses (almost) no work.
+        """
+        self.stop_requested = True
+
+    def due(self, seconds_since_save: float) -> bool:
+        """Whether the trainer should save now."""
+        return self.stop_requested or seconds_since_save >= self.interval_seconds
+
+    def saved(self, step: int) -> None:
+        """Called by the trainer after a save: raises :class:`Stopped` if a stop was requested."""
+        if self.stop_requested:
+            raise Stopped(f"stopped on request after saving step {step} to {self.path}")
 
     def load(self) -> TrainingState | None:
         """The saved state if there is one written by this very run, else ``None`` (logged)."""

@@ -222,7 +222,8 @@ def train(
     takes the same steps with the same batches as an uninterrupted one, so its curve and final
     state are bit-identical to it, but for the wall-clock ``seconds``, which count the
     training time of every attempt. Deleting the checkpoint after the outputs are written is
-    the caller's job.
+    the caller's job. After :meth:`~bayes_sgd.checkpoint.Checkpoint.request_stop` the run
+    saves after its current step and raises :class:`bayes_sgd.checkpoint.Stopped`.
     """
     c = config
     X_train = np.ascontiguousarray(X_train, dtype=dtype)
@@ -317,10 +318,11 @@ def train(
                 )
             if saving and diverged_step < 0 and step < c.steps:
                 now = time.perf_counter()
-                if now - last_save >= checkpoint.interval_seconds:
+                if checkpoint.due(now - last_save):
                     checkpoint.save(
                         TrainingState(step, next_eval, w, v, batch_rng.bit_generator.state, rows, now - t0)
                     )
+                    checkpoint.saved(step)
                     last_save = time.perf_counter()
 
     curve = pd.DataFrame(rows)

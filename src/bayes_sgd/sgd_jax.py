@@ -263,9 +263,10 @@ def train(
         if progress is not None:
             rate = (step - first_step) / max(now - t0 - seconds_before, 1e-9)
             progress(Progress(step, c.steps, rows[-1]["test_accuracy"], rate, (c.steps - step) / rate))
-        if saving and step < c.steps and now - last_save >= checkpoint.interval_seconds:
+        if saving and step < c.steps and checkpoint.due(now - last_save):
             checkpoint.save(TrainingState(step, next_eval, np.asarray(w), np.asarray(v),
                                           {"jax": "batches keyed by step"}, rows, now - t0))
+            checkpoint.saved(step)  # raises Stopped after request_stop (honoured between segments)
             last_save = time.perf_counter()
 
     curve = pd.DataFrame(rows)

@@ -16,8 +16,9 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import logging  # noqa: E402
 import math  # noqa: E402
+import signal  # noqa: E402
 
-from bayes_sgd.checkpoint import Checkpoint  # noqa: E402
+from bayes_sgd.checkpoint import Checkpoint, Stopped  # noqa: E402
 from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
 from bayes_sgd.sgd import (  # noqa: E402
@@ -105,8 +106,15 @@ checkpoint = Checkpoint(
     interval_seconds=interval if interval > 0 else math.inf,
 )
 log.info("checkpoint %s every %s s of training", checkpoint.path, interval if interval > 0 else "(never)")
+if checkpoint.enabled:
+    # SLURM sends SIGTERM at the time limit (SIGKILL follows): save now, so the retry loses nothing
+    signal.signal(signal.SIGTERM, lambda signum, frame: checkpoint.request_stop())
 trainer = sgd_jax.train if p.backend == "jax" else train
-result = trainer(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
+try:
+    result = trainer(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
+except Stopped as stop:
+    log.warning("SIGTERM: %s; a rerun of this job continues from there", stop)
+    sys.exit(128 + signal.SIGTERM)
 curve = result.curve
 curve.insert(curve.columns.get_loc("n_train"), "dataset", wc.dataset)
 last = curve.iloc[-1]
