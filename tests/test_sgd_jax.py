@@ -138,3 +138,27 @@ def test_workflow_runs_with_the_jax_backend(tmp_path):
     # the backend is part of a run's identity: switching back reruns it
     write_config(tmp_path, {"mlp": {**TINY_MLP, "backend": "numpy"}})
     assert planned_jobs(tmp_path, run) == {"train_mlp": 1}
+
+
+def test_vmapped_seeds_equal_the_runs_trained_one_by_one():
+    X, y = _data(60, seed=5)
+    configs = [_config(batch_size=5, steps=200, seed=s) for s in (0, 1, 2)]
+    configs.append(_config(batch_size=5, steps=200, seed=3, learning_rate=0.1))
+    with pytest.raises(ValueError, match="seed only"):
+        sgd_jax.train_seeds(ARCH, X[:40], y[:40], X[40:], y[40:], configs)
+    configs = configs[:3]
+    together = sgd_jax.train_seeds(ARCH, X[:40], y[:40], X[40:], y[40:], configs)
+    for c, got in zip(configs, together):
+        alone = sgd_jax.train(ARCH, X[:40], y[:40], X[40:], y[40:], c)
+        assert list(got.curve.columns) == list(alone.curve.columns)
+        np.testing.assert_array_equal(got.curve["step"], alone.curve["step"])
+        assert (got.curve["seed"] == c.seed).all()
+        np.testing.assert_allclose(got.parameters, alone.parameters, rtol=0, atol=1e-5 * np.abs(alone.parameters).max())
+        np.testing.assert_allclose(got.curve[METRICS[2:]], alone.curve[METRICS[2:]], rtol=1e-5)
+    assert not np.array_equal(together[0].parameters, together[1].parameters)
+    # a diverging run is frozen at its divergence, the others are unaffected
+    wild = [_config(learning_rate=1e25, steps=100, seed=0), _config(learning_rate=1e25, steps=100, seed=1)]
+    for c, got in zip(wild, sgd_jax.train_seeds(ARCH, X, y, X, y, wild)):
+        alone = sgd_jax.train(ARCH, X, y, X, y, c)
+        assert (got.curve["status"] == "diverged").all()
+        assert got.curve["diverged_step"].iloc[0] == alone.curve["diverged_step"].iloc[0]

@@ -325,18 +325,7 @@ def train(
                     checkpoint.saved(step)
                     last_save = time.perf_counter()
 
-    curve = pd.DataFrame(rows)
-    curve["status"] = "ok" if diverged_step < 0 else "diverged"
-    curve["diverged_step"] = diverged_step
-    curve["n_train"] = n
-    for key in ("learning_rate", "momentum", "batch_size", "l2", "steps", "seed"):
-        curve[key] = getattr(c, key)
-    curve = curve.astype(
-        {"step": "int64", "diverged_step": "int64", "n_train": "int64", "batch_size": "int64",
-         "steps": "int64", "seed": "int64", "learning_rate": "float64", "momentum": "float64",
-         "l2": "float64"}
-    )
-    return TrainingResult(curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)], w, v)
+    return TrainingResult(curve_table(rows, diverged_step, n, c), w, v)
 
 
 def run_fingerprint(
@@ -413,6 +402,22 @@ def weights_table(parameters: np.ndarray, velocity: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(
         {"parameter": parameters.astype(np.float32), "velocity": velocity.astype(np.float32)}
     )
+
+
+def curve_table(rows: list[dict], diverged_step: int, n_train: int, config: TrainingConfig) -> pd.DataFrame:
+    """The curve of one run from its evaluation rows: :data:`CURVE_COLUMNS` + :data:`CONFIG_COLUMNS`."""
+    curve = pd.DataFrame(rows)
+    curve["status"] = "ok" if diverged_step < 0 else "diverged"
+    curve["diverged_step"] = diverged_step
+    curve["n_train"] = n_train
+    for key in ("learning_rate", "momentum", "batch_size", "l2", "steps", "seed"):
+        curve[key] = getattr(config, key)
+    curve = curve.astype(
+        {"step": "int64", "diverged_step": "int64", "n_train": "int64", "batch_size": "int64",
+         "steps": "int64", "seed": "int64", "learning_rate": "float64", "momentum": "float64",
+         "l2": "float64"}
+    )
+    return curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)]
 
 
 def config_record(config: TrainingConfig) -> dict:

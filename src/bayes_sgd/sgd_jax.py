@@ -37,6 +37,7 @@ trainer accumulates it in float64), so the two agree to float32 rounding, not bi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -44,17 +45,15 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 from jax import lax
 
 from bayes_sgd.checkpoint import Checkpoint, TrainingState
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.sgd import (
-    CONFIG_COLUMNS,
-    CURVE_COLUMNS,
     Progress,
     TrainingConfig,
     TrainingResult,
+    curve_table,
     evaluation_steps,
     initial_parameters,
     run_seeds,
@@ -269,15 +268,99 @@ def train(
             checkpoint.saved(step)  # raises Stopped after request_stop (honoured between segments)
             last_save = time.perf_counter()
 
-    curve = pd.DataFrame(rows)
-    curve["status"] = "ok" if diverged_step < 0 else "diverged"
-    curve["diverged_step"] = diverged_step
-    curve["n_train"] = n
-    for key in ("learning_rate", "momentum", "batch_size", "l2", "steps", "seed"):
-        curve[key] = getattr(c, key)
-    curve = curve.astype(
-        {"step": "int64", "diverged_step": "int64", "n_train": "int64", "batch_size": "int64",
-         "steps": "int64", "seed": "int64", "learning_rate": "float64", "momentum": "float64",
-         "l2": "float64"}
-    )
-    return TrainingResult(curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)], np.asarray(w).copy(), np.asarray(v).copy())
+    return TrainingResult(curve_table(rows, diverged_step, n, c), np.asarray(w).copy(), np.asarray(v).copy())
+
+
+def train_seeds(
+    arch: Architecture,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    configs: list[TrainingConfig],
+    precision: str = "highest",
+) -> list[TrainingResult]:
+    """Train several runs that differ only in their seed together, with ``vmap`` over the seeds.
+
+    Every run is the run :func:`train` would train alone (same initial weights, same batches
+    ``fold_in(key(seed), t)``, same schedule): the vmapped loop batches the matrix products
+    of the seeds, which may round differently, so the results agree with one-by-one training
+    to float32 rounding. A run that diverges is frozen at its divergence while the others go
+    on. No checkpoints (a group is meant for runs short enough to redo).
+    """
+    if not configs:
+        return []
+    c = configs[0]
+    if any(dataclasses.replace(other, seed=c.seed) != c for other in configs):
+        raise ValueError("train_seeds: the runs must differ in their seed only")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    prec = PRECISIONS[precision]
+    n = X_train.shape[0]
+    if c.batch_size > n:
+        raise ValueError(f"batch_size {c.batch_size} exceeds the {n} training examples")
+    Xtr, ytr = jnp.asarray(X_train, dtype=jnp.float32), jnp.asarray(y_train, dtype=jnp.int32)
+    Xte, yte = jnp.asarray(X_test, dtype=jnp.float32), jnp.asarray(y_test, dtype=jnp.int32)
+    segment = jax.jit(jax.vmap(make_segment(arch, c, n, prec, False), in_axes=(0, 0, None, 0, None, None, 0)))
+    chunk = make_evaluate(arch, prec)
+
+    def evaluate(w, X, y):
+        correct, total = 0, 0.0
+        for start in range(0, X.shape[0], c.eval_chunk):
+            k, s = chunk(w, X[start : start + c.eval_chunk], y[start : start + c.eval_chunk])
+            correct += int(k)
+            total += float(s)
+        return correct / X.shape[0], total / X.shape[0]
+
+    def measure(w):
+        if not bool(jnp.all(jnp.isfinite(w))):
+            return None
+        tr_acc, tr_ce = evaluate(w, Xtr, ytr)
+        if not math.isfinite(tr_ce):
+            return None
+        te_acc, te_ce = evaluate(w, Xte, yte)
+        return tr_acc, te_acc, tr_ce, te_ce
+
+    k = len(configs)
+    W = jnp.stack([jnp.asarray(initial_parameters(arch, cfg, dtype=np.float32)) for cfg in configs])
+    V = jnp.zeros_like(W)
+    keys = jnp.stack([batch_key(cfg.seed) for cfg in configs])
+    rows: list[list[dict]] = [[] for _ in configs]
+    diverged = [-1] * k
+    t0 = time.perf_counter()
+
+    def record(i, step, metrics):
+        tr_acc, te_acc, tr_ce, te_ce = metrics if metrics is not None else (math.nan,) * 4
+        rows[i].append(dict(step=step, epoch=step * c.batch_size / n, train_accuracy=tr_acc, test_accuracy=te_acc,
+                            train_cross_entropy=tr_ce, test_cross_entropy=te_ce, seconds=time.perf_counter() - t0))
+
+    for i in range(k):
+        metrics = measure(W[i])
+        record(i, 0, metrics)
+        if metrics is None:
+            diverged[i] = 0
+    eval_at = evaluation_steps(c.steps, c.eval_points)
+    step = 0
+    for end in eval_at[1:]:
+        if all(d >= 0 for d in diverged):
+            break
+        # a finished run takes no steps: its segment ends where it starts
+        ends = jnp.asarray([int(end) if d < 0 else step for d in diverged], dtype=jnp.int32)
+        W, V, t, bad = segment(W, V, jnp.int32(step), ends, Xtr, ytr, keys)
+        t, bad = np.asarray(t), np.asarray(bad)
+        for i in range(k):
+            if diverged[i] >= 0:
+                continue
+            if bad[i] >= 0:
+                diverged[i] = int(t[i])
+                record(i, int(t[i]), None)
+                continue
+            metrics = measure(W[i])
+            record(i, int(end), metrics)
+            if metrics is None:
+                diverged[i] = int(end)
+        step = int(end)
+    return [
+        TrainingResult(curve_table(rows[i], diverged[i], n, cfg), np.asarray(W[i]).copy(), np.asarray(V[i]).copy())
+        for i, cfg in enumerate(configs)
+    ]
