@@ -13,15 +13,29 @@ The floors are measured here, single-threaded:
   momentum and reads and writes the weights in the ``axpy``: 5 passes over 2.54 MB of float32
   parameters, about 12.7 MB, at the bandwidth of a float32 ``axpy`` over the parameter vector.
 
-Usage: ``python scripts/benchmark_sgd.py [--repeats 5]``. Prints a Markdown table.
+Usage: ``python scripts/benchmark_sgd.py [--repeats 5] [--threads 1] [--backend numpy|jax]``.
+Prints a Markdown table.
+
+``--threads T``: T BLAS threads (and the process pinned to T CPUs, so XLA's thread pool uses
+no more either); the floors are then measured with T threads too.
+
+``--backend jax`` adds the JAX trainer (:mod:`bayes_sgd.sgd_jax`) on JAX's default device
+beside NumPy: the ms per step of its compiled loop (a segment of steps timed as a whole,
+batches drawn on the device, float32 at precision HIGHEST) and the ratio NumPy / JAX.
 """
 
+import argparse
 import os
 
+_early = argparse.ArgumentParser(add_help=False)
+_early.add_argument("--threads", type=int, default=1)
+THREADS = _early.parse_known_args()[0].threads
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+    os.environ[_var] = str(THREADS)
+if hasattr(os, "sched_setaffinity") and THREADS <= len(os.sched_getaffinity(0)):
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:THREADS])
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-import argparse  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 
@@ -95,9 +109,39 @@ def step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
     return best_time(step, repeats, inner)
 
 
+def jax_step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
+    """ms per step of the JAX trainer's compiled loop (a segment of steps, timed whole)."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    from bayes_sgd import sgd_jax
+    from bayes_sgd.sgd import TrainingConfig
+
+    rng = np.random.default_rng(1)
+    X = (rng.random((N_TRAIN, arch.n_inputs), dtype=np.float32) * (rng.random((N_TRAIN, arch.n_inputs)) < 0.2))
+    y = rng.integers(0, arch.n_classes, size=N_TRAIN)
+    config = TrainingConfig(learning_rate=1e-3, momentum=0.9, batch_size=batch_size, steps=10**6, seed=0)
+    segment = sgd_jax.make_segment(arch, config, N_TRAIN, lax.Precision.HIGHEST, given_batches=False)
+    Xd, yd = jnp.asarray(X), jnp.asarray(y, dtype=jnp.int32)
+    key = sgd_jax.batch_key(0)
+    state = [jnp.asarray(initialise(arch, rng)), None, 0]
+    state[1] = jnp.zeros_like(state[0])
+    inner = max(3, int(0.5 / (1e-4 + 2.5e-5 * batch_size)) // 10)
+
+    def run():
+        w, v, t, _ = segment(state[0], state[1], jnp.int32(state[2]), jnp.int32(state[2] + inner), Xd, yd, key)
+        jax.block_until_ready(w)
+        state[0], state[1], state[2] = w, v, int(t)
+
+    return best_time(run, repeats, 1) / inner
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="tries per measurement (the best is kept)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads and CPUs of the process")
+    parser.add_argument("--backend", choices=("numpy", "jax"), default="numpy", help="jax: time the JAX trainer beside NumPy")
     args = parser.parse_args()
     arch = Architecture()
     rate = sgemm_rate(args.repeats)
@@ -105,21 +149,31 @@ def main() -> None:
     flops = flops_per_example(arch)
     traffic = traffic_bytes(arch)
     traffic_floor = traffic / bandwidth
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; one BLAS thread")
-    print(f"single-thread float32 sgemm [1000x784]@[784x800]: {rate / 1e9:.1f} GFLOP/s")
-    print(f"single-thread float32 axpy over the {arch.n_params} parameters: {bandwidth / 1e9:.1f} GB/s")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.threads} BLAS thread(s)")
+    print(f"{args.threads}-thread float32 sgemm [1000x784]@[784x800]: {rate / 1e9:.1f} GFLOP/s")
+    print(f"{args.threads}-thread float32 axpy over the {arch.n_params} parameters: {bandwidth / 1e9:.1f} GB/s")
     print(f"per step: {flops / 1e6:.3f} MFLOP per example, {traffic / 1e6:.1f} MB of weight and momentum traffic")
+    jax_columns = ""
+    if args.backend == "jax":
+        import jax
+
+        print(f"JAX {jax.__version__} on {jax.devices()}, float32 at precision HIGHEST")
+        jax_columns = " JAX ms per step | NumPy / JAX |"
     print()
-    print("| B | ms per step | steps/s | compute floor (ms) | traffic floor (ms) | step / max(floors) | step / compute floor |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| B | ms per step | steps/s | compute floor (ms) | traffic floor (ms) | step / max(floors) | step / compute floor |" + jax_columns)
+    print("|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if jax_columns else ""))
     for b in BATCH_SIZES:
         t = step_time(arch, b, args.repeats)
         compute_floor = b * flops / rate
         floor = max(compute_floor, traffic_floor)
-        print(
+        row = (
             f"| {b} | {t * 1e3:.3f} | {1 / t:.0f} | {compute_floor * 1e3:.3f} | {traffic_floor * 1e3:.3f} "
             f"| {t / floor:.2f} | {t / compute_floor:.2f} |"
         )
+        if jax_columns:
+            tj = jax_step_time(arch, b, args.repeats)
+            row += f" {tj * 1e3:.3f} | {t / tj:.2f} |"
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

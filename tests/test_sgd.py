@@ -298,3 +298,14 @@ def test_gradient_noise_tables():
     assert list(summary["sample"]) == ["single", "batch"]
     unit = gradient_noise.most_active_hidden_unit(SMALL, w, X)
     assert (summary["hidden_unit"] == unit).all()
+
+
+# --- threads of a training job -----------------------------------------------------------------
+
+
+def test_threads_follow_the_batch_size():
+    assert [sgd.training_threads(b, 8) for b in (1, 30, 999, 1000, 1999, 2000, 5000, 50000)] == [1, 1, 1, 1, 1, 2, 5, 8]
+    assert sgd.training_threads(50000, 4) == 4 and sgd.training_threads(50000, 1) == 1
+    assert sgd.training_threads(600, 8, examples_per_thread=200) == 3
+    with pytest.raises(ValueError):
+        sgd.training_threads(0, 8)

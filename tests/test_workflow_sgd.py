@@ -169,3 +169,18 @@ def test_non_canonical_numbers_in_a_path_are_refused(workdir):
     proc = snakemake(workdir, "--cores", "1", "results/runs/mnist5k/N40/eps0.50_m0.9_B5_l20_T30_s0.parquet", check=False)
     assert proc.returncode != 0
     assert "write it as '0.5'" in proc.stdout
+
+
+def test_large_batches_get_several_threads(tmp_path):
+    write_config(tmp_path, {"mlp": {**TINY_MLP, "max_threads": 4}})
+    big = "results/runs/mnist5k/N3000/eps0.1_m0.9_B3000_l20_T1_s0.parquet"
+    huge = "results/runs/mnist5k/N4000/eps0.1_m0.9_B4000_l20_T1_s0.parquet"
+    small = "results/runs/mnist5k/N3000/eps0.1_m0.9_B30_l20_T1_s0.parquet"
+    out = snakemake(tmp_path, "-n", "--cores", "3", big, huge, small).stdout
+    threads = {}
+    for block in out.split("rule train_mlp:")[1:]:
+        job = block.split("Shell command:", 1)[0]  # one job's description; "threads:" only if > 1
+        output = job.split("output: ", 1)[1].split(",", 1)[0]
+        threads[output] = int(job.split("threads: ", 1)[1].split()[0]) if "threads: " in job else 1
+    assert threads == {big: 3, huge: 3, small: 1}  # 3 per B/1000, 4 capped by --cores 3, 1
+

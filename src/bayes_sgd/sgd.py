@@ -32,6 +32,7 @@ moves the weights, all on a single flat parameter vector.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -39,7 +40,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from bayes_sgd.checkpoint import Checkpoint, TrainingState, fingerprint, source_digest
 from bayes_sgd.datasets import split_arrays
+from bayes_sgd import mlp
 from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise, scale_pixels
 
 CURVE_COLUMNS = (
@@ -200,6 +203,7 @@ def train(
     progress_seconds: float = 10.0,
     progress_fraction: float = 0.05,
     dtype=np.float32,
+    checkpoint: Checkpoint | None = None,
 ) -> TrainingResult:
     """Train from scratch; return the learning curve (one row per evaluation) and final state.
 
@@ -210,6 +214,16 @@ def train(
     row is at ``diverged_step`` and has ``nan`` metrics (there is no finite network to
     evaluate). ``progress`` is called every ``progress_fraction`` of the steps and whenever
     ``progress_seconds`` have passed since its last call.
+
+    ``checkpoint`` (optional, :class:`bayes_sgd.checkpoint.Checkpoint`): the run resumes from
+    the state saved there if that was saved by this very run (same fingerprint, see
+    :func:`run_fingerprint`), and saves its state there every ``checkpoint.interval_seconds``
+    of training time (after a step, never after the last one or a divergence). A resumed run
+    takes the same steps with the same batches as an uninterrupted one, so its curve and final
+    state are bit-identical to it, but for the wall-clock ``seconds``, which count the
+    training time of every attempt. Deleting the checkpoint after the outputs are written is
+    the caller's job. After :meth:`~bayes_sgd.checkpoint.Checkpoint.request_stop` the run
+    saves after its current step and raises :class:`bayes_sgd.checkpoint.Stopped`.
     """
     c = config
     X_train = np.ascontiguousarray(X_train, dtype=dtype)
@@ -220,19 +234,27 @@ def train(
     if c.batch_size > n:
         raise ValueError(f"batch_size {c.batch_size} exceeds the {n} training examples")
 
-    w = initial_parameters(arch, c, dtype=dtype)
-    batch_rng = np.random.default_rng(run_seeds(c.seed)[1])
-    v = np.zeros_like(w)
-    ws = GradientWorkspace(arch, c.batch_size, dtype=dtype)
     eval_at = evaluation_steps(c.steps, c.eval_points)
-    next_eval = 1  # index into eval_at
     l2_over_n = c.l2 / n
     full_batch = c.batch_size == n
+    ws = GradientWorkspace(arch, c.batch_size, dtype=dtype)
     if full_batch:
         ws.load(X_train, y_train)
 
-    rows: list[dict] = []
-    t0 = time.perf_counter()
+    batch_rng = np.random.default_rng(run_seeds(c.seed)[1])
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is None:
+        w = initial_parameters(arch, c, dtype=dtype)
+        v = np.zeros_like(w)
+        rows: list[dict] = []
+        step, next_eval, seconds_before = 0, 1, 0.0  # next_eval indexes eval_at
+    else:
+        if state.parameters.shape != (arch.n_params,) or state.parameters.dtype != np.dtype(dtype):
+            raise ValueError(f"checkpoint state {state.parameters.shape} {state.parameters.dtype} does not fit this run")
+        w, v = state.parameters, state.velocity
+        batch_rng.bit_generator.state = state.rng_state
+        rows, step, next_eval, seconds_before = state.rows, state.step, state.next_eval, state.seconds
+    t0 = time.perf_counter() - seconds_before
 
     def record(step: int, metrics: tuple[float, float, float, float] | None) -> None:
         tr_acc, te_acc, tr_ce, te_ce = metrics if metrics is not None else (math.nan,) * 4
@@ -258,12 +280,16 @@ def train(
         te_acc, te_ce = evaluate(arch, w, X_test, y_test, c.eval_chunk)
         return tr_acc, te_acc, tr_ce, te_ce
 
-    initial = measure()
-    record(0, initial)
-    diverged_step = -1 if initial is not None else 0
+    diverged_step = -1
+    if state is None:
+        initial = measure()
+        record(0, initial)
+        if initial is None:
+            diverged_step = 0
     report_every = max(1, int(c.steps * progress_fraction))
     last_report = time.perf_counter()
-    step = 0
+    saving = checkpoint is not None and checkpoint.enabled
+    last_save = time.perf_counter()
     # A diverging network overflows; that is detected from the loss and weights, not warned about.
     with np.errstate(over="ignore", invalid="ignore"):
         while diverged_step < 0 and step < c.steps:
@@ -285,23 +311,79 @@ def train(
                 step % report_every == 0 or time.perf_counter() - last_report >= progress_seconds
             ):
                 last_report = time.perf_counter()
-                rate = step / (last_report - t0)
+                done = step - (state.step if state is not None else 0)
+                rate = done / max(last_report - t0 - seconds_before, 1e-9)
                 progress(
                     Progress(step, c.steps, rows[-1]["test_accuracy"], rate, (c.steps - step) / rate)
                 )
+            if saving and diverged_step < 0 and step < c.steps:
+                now = time.perf_counter()
+                if checkpoint.due(now - last_save):
+                    checkpoint.save(
+                        TrainingState(step, next_eval, w, v, batch_rng.bit_generator.state, rows, now - t0)
+                    )
+                    checkpoint.saved(step)
+                    last_save = time.perf_counter()
 
-    curve = pd.DataFrame(rows)
-    curve["status"] = "ok" if diverged_step < 0 else "diverged"
-    curve["diverged_step"] = diverged_step
-    curve["n_train"] = n
-    for key in ("learning_rate", "momentum", "batch_size", "l2", "steps", "seed"):
-        curve[key] = getattr(c, key)
-    curve = curve.astype(
-        {"step": "int64", "diverged_step": "int64", "n_train": "int64", "batch_size": "int64",
-         "steps": "int64", "seed": "int64", "learning_rate": "float64", "momentum": "float64",
-         "l2": "float64"}
-    )
-    return TrainingResult(curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)], w, v)
+    return TrainingResult(curve_table(rows, diverged_step, n, c), w, v)
+
+
+def run_fingerprint(
+    arch: Architecture,
+    config: TrainingConfig,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    backend: str = "numpy",
+    dtype=np.float32,
+    threads: int = 1,
+    backend_modules: tuple = (),
+) -> str:
+    """The identity of a run for its checkpoint (:func:`bayes_sgd.checkpoint.fingerprint`).
+
+    Covers the configuration, the architecture, the float type, the backend, the data as the
+    trainer sees it (cast to ``dtype``), the source of the modules that compute a step (this
+    module, :mod:`bayes_sgd.mlp`, and ``backend_modules``, the backend's own if not NumPy) and the
+    number of BLAS threads: a multi-threaded ``gemm`` may sum in another order (measured: 1
+    and 2 OpenBLAS threads differ by ~1e-8 after 5 steps at B = 1000), so a resume with other
+    threads would not be bit-identical and starts afresh instead.
+    """
+    modules = [sys.modules[__name__], mlp, *backend_modules]
+    arrays = {
+        "X_train": np.ascontiguousarray(X_train, dtype=dtype),
+        "y_train": np.asarray(y_train, dtype=np.int64),
+        "X_test": np.ascontiguousarray(X_test, dtype=dtype),
+        "y_test": np.asarray(y_test, dtype=np.int64),
+    }
+    extra = {
+        "architecture": asdict(arch),
+        "dtype": np.dtype(dtype).str,
+        "backend": backend,
+        "code": source_digest(*modules),
+        "numpy": np.__version__,
+        "threads": int(threads),
+    }
+    return fingerprint(config, arrays, extra)
+
+
+#: Batch examples per BLAS thread of a training job (:func:`training_threads`).
+EXAMPLES_PER_THREAD = 1000
+
+
+def training_threads(batch_size: int, max_threads: int, examples_per_thread: int = EXAMPLES_PER_THREAD) -> int:
+    """Threads for a training job: ``clip(floor(B / examples_per_thread), 1, max_threads)``.
+
+    A step costs about ``0.35 ms + 0.028 ms x B`` on one core (the cost model of
+    :mod:`bayes_sgd.sweeps`); its ``gemm`` calls dominate from ``B`` of a few hundred on and
+    split over threads, while the per-step overhead and the weight update (memory bound) do not.
+    So small batches get one thread (several single-threaded jobs use the cores better), and the
+    large full-batch runs (``B = N`` up to 50,000), the longest jobs of the paper config, get up
+    to ``max_threads``.
+    """
+    if batch_size < 1 or max_threads < 1 or examples_per_thread < 1:
+        raise ValueError("batch_size, max_threads and examples_per_thread must be at least 1")
+    return max(1, min(max_threads, batch_size // examples_per_thread))
 
 
 WEIGHT_COLUMNS = ("parameter", "velocity")
@@ -320,6 +402,22 @@ def weights_table(parameters: np.ndarray, velocity: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(
         {"parameter": parameters.astype(np.float32), "velocity": velocity.astype(np.float32)}
     )
+
+
+def curve_table(rows: list[dict], diverged_step: int, n_train: int, config: TrainingConfig) -> pd.DataFrame:
+    """The curve of one run from its evaluation rows: :data:`CURVE_COLUMNS` + :data:`CONFIG_COLUMNS`."""
+    curve = pd.DataFrame(rows)
+    curve["status"] = "ok" if diverged_step < 0 else "diverged"
+    curve["diverged_step"] = diverged_step
+    curve["n_train"] = n_train
+    for key in ("learning_rate", "momentum", "batch_size", "l2", "steps", "seed"):
+        curve[key] = getattr(config, key)
+    curve = curve.astype(
+        {"step": "int64", "diverged_step": "int64", "n_train": "int64", "batch_size": "int64",
+         "steps": "int64", "seed": "int64", "learning_rate": "float64", "momentum": "float64",
+         "l2": "float64"}
+    )
+    return curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)]
 
 
 def config_record(config: TrainingConfig) -> dict:

@@ -6,6 +6,9 @@
 # and a configuration requested by several figures or sweeps is one job. The settings that are
 # not in the path (network width, initialisation, pixel scale, evaluation schedule, subset seed)
 # come from the mlp: section through params:, so editing one reruns every run it changes.
+# mlp.checkpoint_seconds changes no result and is a resource instead (see the rule).
+
+from bayes_sgd.sgd import training_threads
 
 NUMBER = sweeps.NUMBER_PATTERN  # a number as run paths write it: 1, 0.1, 1e-06, 1e+06
 MLP = config["mlp"]
@@ -32,6 +35,10 @@ rule train_mlp:
         eval_points=MLP["eval_points"],
         eval_chunk=MLP["eval_chunk"],
         subset_seed=MLP["subset_seed"],
+        backend=MLP["backend"],
+        # the run's saved state while it trains (not an output: Snakemake must not delete it
+        # when a killed job is rerun); deleted when the run has written its outputs
+        checkpoint="results/checkpoints/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.npz",
     log:
         "logs/train_mlp/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.log",
     benchmark:
@@ -47,11 +54,19 @@ rule train_mlp:
         l2=NUMBER,
         steps=r"\d+",
         seed=r"\d+",
-    threads: 1
+    # BLAS threads follow the batch size: 1 up to B = 1,999, then one per 1,000 examples of a
+    # batch, at most mlp.max_threads (bayes_sgd.sgd.training_threads); --cores caps it too
+    threads: lambda wildcards: training_threads(int(wildcards.batch_size), MLP["max_threads"])
     resources:
         # scaled from N, B and steps by a cost model, doubled on a retry (common.smk)
         mem_mb=train_mlp_mem_mb,
         runtime=train_mlp_runtime,
+        # how often the run saves its state: a resource, not a param, as it changes no result
+        # and editing it must not rerun finished runs (0: no checkpoints)
+        checkpoint_seconds=MLP["checkpoint_seconds"],
+        # one GPU with the JAX backend (jobs do not preallocate its memory, so several may
+        # share one: train_mlp.py), none with NumPy
+        gpu=1 if MLP["backend"] == "jax" else 0,
     script:
         "../scripts/train_mlp.py"
 

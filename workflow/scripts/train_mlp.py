@@ -3,19 +3,38 @@
 import os
 import sys
 
-# One BLAS thread per job (threads: 1). Snakemake sets these variables for script jobs already;
-# setting them again before NumPy is first imported keeps the job single-threaded however it is
-# started. If NumPy was imported earlier, the values Snakemake set are the ones in force.
+# BLAS threads = the job's threads (one unless the batch is large, see the rule). Snakemake sets
+# these variables for script jobs already; setting them again before NumPy is first imported
+# keeps the job at its thread count however it is started. If NumPy was imported earlier, the
+# values Snakemake set are the ones in force.
 NUMPY_PRELOADED = "numpy" in sys.modules
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(snakemake.threads)
 
+# JAX backend: many jobs may share one GPU, so none may grab most of its memory up front.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import logging  # noqa: E402
+import math  # noqa: E402
+import signal  # noqa: E402
+
+from bayes_sgd.checkpoint import Checkpoint, Stopped  # noqa: E402
 from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
-from bayes_sgd.sgd import TrainingConfig, config_record, train, training_data, weights_table  # noqa: E402
+from bayes_sgd.sgd import (  # noqa: E402
+    TrainingConfig,
+    config_record,
+    run_fingerprint,
+    train,
+    training_data,
+    weights_table,
+)
 from bayes_sgd.tables import read_table, write_table  # noqa: E402
 
 log = script_logger(snakemake)
+package_log = logging.getLogger("bayes_sgd")  # the package's messages (checkpoints) go to this job's log too
+package_log.setLevel(logging.INFO)
+package_log.handlers[:] = log.handlers
 wc, p = snakemake.wildcards, snakemake.params
 try:  # optional: report the thread count the loaded BLAS libraries really use
     from threadpoolctl import threadpool_info
@@ -67,7 +86,35 @@ def progress(pr):
     )
 
 
-result = train(arch, X_train, y_train, X_test, y_test, config, progress=progress)
+backend_modules = ()
+if p.backend == "jax":
+    try:
+        import jax
+
+        from bayes_sgd import sgd_jax
+    except ImportError as err:
+        raise ImportError(f"mlp.backend: jax needs the optional extra (pip install -e '.[jax]'): {err}") from None
+    log.info("JAX %s on %s (matrix products at precision 'highest')", jax.__version__, jax.devices())
+    backend_modules = (sgd_jax,)
+interval = int(snakemake.resources.checkpoint_seconds)
+checkpoint = Checkpoint(
+    snakemake.params.checkpoint,
+    run_fingerprint(
+        arch, config, X_train, y_train, X_test, y_test,
+        backend=p.backend, threads=snakemake.threads, backend_modules=backend_modules,
+    ),
+    interval_seconds=interval if interval > 0 else math.inf,
+)
+log.info("checkpoint %s every %s s of training", checkpoint.path, interval if interval > 0 else "(never)")
+if checkpoint.enabled:
+    # SLURM sends SIGTERM at the time limit (SIGKILL follows): save now, so the retry loses nothing
+    signal.signal(signal.SIGTERM, lambda signum, frame: checkpoint.request_stop())
+trainer = sgd_jax.train if p.backend == "jax" else train
+try:
+    result = trainer(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
+except Stopped as stop:
+    log.warning("SIGTERM: %s; a rerun of this job continues from there", stop)
+    sys.exit(128 + signal.SIGTERM)
 curve = result.curve
 curve.insert(curve.columns.get_loc("n_train"), "dataset", wc.dataset)
 last = curve.iloc[-1]
@@ -85,10 +132,14 @@ provenance = {
     "hidden_units": int(p.hidden_units),
     "pixel_scale": float(p.pixel_scale),
     "subset_seed": int(p.subset_seed),
+    "backend": p.backend,
+    "threads": snakemake.threads,
+    **({"jax": jax.__version__, "jax_devices": [str(d) for d in jax.devices()]} if p.backend == "jax" else {}),
     "seed": config.seed,
     "status": status,
     "diverged_step": int(last["diverged_step"]),
     "seconds": float(last["seconds"]),
+    "resumed_from_step": checkpoint.resumed_step,
 }
 # The weights first: the curve is the output other rules look for, and a job killed in between
 # leaves an incomplete job that Snakemake redoes whole.
@@ -100,3 +151,5 @@ write_table(
 log.info("wrote %s (%d parameters)", snakemake.output.weights, arch.n_params)
 write_table(curve, snakemake.output.curve, provenance)
 log.info("wrote %s", snakemake.output.curve)
+checkpoint.remove()
+log.info("%d checkpoints saved; resumed from step %s", checkpoint.saves, checkpoint.resumed_step)
