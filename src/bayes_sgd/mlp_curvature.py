@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 from scipy.linalg import blas
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from bayes_sgd.mlp import Architecture, log_softmax
 
@@ -376,10 +376,15 @@ class HessianVectorProduct:
 
 @dataclass(frozen=True)
 class Sharpness:
-    """Largest eigenvalue of the mean-cross-entropy Hessian and how it was found."""
+    """Largest eigenvalue of the mean-cross-entropy Hessian and how it was found.
+
+    ``converged`` is False when Lanczos stopped at ``max_iterations`` (``eigenvalue`` is then
+    its best Ritz value, or ``nan`` if it had none).
+    """
 
     eigenvalue: float
     matvecs: int
+    converged: bool
 
 
 def sharpness(
@@ -397,13 +402,21 @@ def sharpness(
 
     Implicitly restarted Lanczos (ARPACK, ``eigsh(which="LA")``) on :class:`HessianVectorProduct`,
     started from a standard normal vector drawn from ``rng``, to relative accuracy ``tolerance``.
-    The Hessian of the summed cross-entropy has ``N`` times this eigenvalue.
+    The Hessian of the summed cross-entropy has ``N`` times this eigenvalue. A network whose
+    softmax outputs are exactly one-hot in float64 (memorised with huge margins) has a zero
+    Hessian; that is detected from the first product and reported as sharpness 0.
     """
     hvp = HessianVectorProduct(arch, w, X, y)
     v0 = rng.standard_normal(arch.n_params)
+    if not np.any(hvp(v0)):
+        return Sharpness(eigenvalue=0.0, matvecs=hvp.matvecs, converged=True)
     ncv = min(arch.n_params, lanczos_vectors)
-    value = eigsh(
-        hvp.operator(), k=1, which="LA", tol=tolerance, maxiter=max_iterations, ncv=ncv, v0=v0,
-        return_eigenvectors=False,
-    )
-    return Sharpness(eigenvalue=float(value[0]), matvecs=hvp.matvecs)
+    try:
+        value = eigsh(
+            hvp.operator(), k=1, which="LA", tol=tolerance, maxiter=max_iterations, ncv=ncv, v0=v0,
+            return_eigenvectors=False,
+        )
+    except ArpackNoConvergence as err:
+        values = np.asarray(err.eigenvalues)
+        return Sharpness(float(values.max()) if values.size else float("nan"), hvp.matvecs, False)
+    return Sharpness(eigenvalue=float(value[0]), matvecs=hvp.matvecs, converged=True)

@@ -172,6 +172,7 @@ RUN_COLUMNS = (
     "train_cross_entropy_summed",
     "sharpness",
     "sharpness_matvecs",
+    "sharpness_converged",
     "ggn_trace",
     "b_simple",
     "gradient_trace_covariance",
@@ -245,6 +246,7 @@ def run_evidence(
     out["train_cross_entropy_summed"] = ce
     out["sharpness"] = top.eigenvalue
     out["sharpness_matvecs"] = top.matvecs
+    out["sharpness_converged"] = top.converged
     out["ggn_trace"] = trace
     out["b_simple"] = noise.b_simple
     out["gradient_trace_covariance"] = noise.trace_covariance
@@ -397,3 +399,12 @@ def evidence_claims(table: pd.DataFrame, claims: Mapping, failed_accuracy: float
             max_grid_steps=claims["max_grid_steps"], min_fraction=claims["min_fraction"],
             min_batch_sizes=claims["min_batch_sizes"]),
     ]
+
+
+def mark_figure_4(table: pd.DataFrame, figure_4: Mapping) -> pd.DataFrame:
+    """``table`` with a boolean column ``figure_4``: the run has Figure 4's settings
+    (``figure_4``: n_train, learning_rate, momentum, l2, steps)."""
+    match = np.ones(len(table), dtype=bool)
+    for key in CURVE_KEYS:
+        match &= np.isclose(table[key].to_numpy(dtype=float), float(figure_4[key]))
+    return table.assign(figure_4=match)
