@@ -74,7 +74,8 @@ def test_trainer_applies_the_rule_it_documents():
     """train() with B = N is plain full-batch momentum SGD: replay it by hand."""
     X, y = _data(10, seed=5)
     c = _config(batch_size=10, steps=3, learning_rate=0.2, momentum=0.5, l2=2.0, eval_points=3)
-    curve = sgd.train(SMALL, X, y, X, y, c, dtype=np.float64)
+    result = sgd.train(SMALL, X, y, X, y, c, dtype=np.float64)
+    curve = result.curve
     w = sgd.initial_parameters(SMALL, c, dtype=np.float64)
     v = np.zeros_like(w)
     X64 = X.astype(np.float64)
@@ -87,6 +88,21 @@ def test_trainer_applies_the_rule_it_documents():
     assert last["step"] == 3
     assert last["train_cross_entropy"] == pytest.approx(ce, rel=1e-10)
     assert last["train_accuracy"] == pytest.approx(acc)
+    # the final state is the replayed one
+    np.testing.assert_allclose(result.parameters, w, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.velocity, v, rtol=1e-12, atol=1e-14)
+
+
+def test_weights_table_holds_the_flat_state_as_float32():
+    w = np.array([1.0, -2.5, np.nan, np.inf])
+    v = np.array([0.5, 0.0, 1.0, -np.inf])
+    table = sgd.weights_table(w, v)
+    assert list(table.columns) == list(sgd.WEIGHT_COLUMNS)
+    assert (table.dtypes == np.float32).all()
+    np.testing.assert_array_equal(table["parameter"], w.astype(np.float32))
+    np.testing.assert_array_equal(table["velocity"], v.astype(np.float32))
+    with pytest.raises(ValueError):
+        sgd.weights_table(w, v[:3])
 
 
 # --- batch sampling ----------------------------------------------------------------------------
@@ -159,7 +175,7 @@ def test_evaluation_steps_are_log_spaced_with_ends():
 def test_curve_has_the_contract_columns_and_schedule():
     X, y = _data(40, seed=6)
     c = _config(steps=40, eval_points=6)
-    curve = sgd.train(SMALL, X, y, X[:10], y[:10], c)
+    curve = sgd.train(SMALL, X, y, X[:10], y[:10], c).curve
     assert list(curve.columns) == list(sgd.CURVE_COLUMNS + sgd.CONFIG_COLUMNS)
     np.testing.assert_array_equal(curve["step"], sgd.evaluation_steps(40, 6))
     np.testing.assert_allclose(curve["epoch"], curve["step"] * 4 / 40)
@@ -172,9 +188,9 @@ def test_curve_has_the_contract_columns_and_schedule():
 def test_same_seed_gives_an_identical_curve_and_another_seed_does_not():
     X, y = _data(50, seed=7)
     metrics = ["train_accuracy", "test_accuracy", "train_cross_entropy", "test_cross_entropy"]
-    a = sgd.train(SMALL, X, y, X[:20], y[:20], _config(seed=3))
-    b = sgd.train(SMALL, X, y, X[:20], y[:20], _config(seed=3))
-    other = sgd.train(SMALL, X, y, X[:20], y[:20], _config(seed=4))
+    a = sgd.train(SMALL, X, y, X[:20], y[:20], _config(seed=3)).curve
+    b = sgd.train(SMALL, X, y, X[:20], y[:20], _config(seed=3)).curve
+    other = sgd.train(SMALL, X, y, X[:20], y[:20], _config(seed=4)).curve
     np.testing.assert_array_equal(a[metrics].to_numpy(), b[metrics].to_numpy())
     assert not np.array_equal(a[metrics].to_numpy(), other[metrics].to_numpy())
 
@@ -184,7 +200,7 @@ def test_training_learns_a_separable_problem():
     centres = rng.random((3, SMALL.n_inputs)) * 2
     y = rng.integers(0, 3, size=300)
     X = (centres[y] + 0.1 * rng.normal(size=(300, SMALL.n_inputs))).astype(np.float32)
-    curve = sgd.train(SMALL, X[:200], y[:200], X[200:], y[200:], _config(steps=300, batch_size=10))
+    curve = sgd.train(SMALL, X[:200], y[:200], X[200:], y[200:], _config(steps=300, batch_size=10)).curve
     assert curve["test_accuracy"].iloc[-1] > 0.95
     assert curve["train_cross_entropy"].iloc[-1] < 0.5 * curve["train_cross_entropy"].iloc[0]
 
@@ -203,7 +219,7 @@ def test_progress_is_reported():
 
 def test_divergence_stops_the_run_and_is_recorded():
     X, y = _data(30, seed=12)
-    curve = sgd.train(SMALL, X, y, X, y, _config(learning_rate=1e25, steps=1000))
+    curve = sgd.train(SMALL, X, y, X, y, _config(learning_rate=1e25, steps=1000)).curve
     assert (curve["status"] == "diverged").all()
     step = curve["diverged_step"].iloc[0]
     assert 1 <= step < 1000
@@ -216,7 +232,7 @@ def test_divergence_stops_the_run_and_is_recorded():
 def test_non_finite_data_diverges_at_step_zero():
     X, y = _data(30, seed=13)
     X[3, 2] = np.nan
-    curve = sgd.train(SMALL, X, y, X, y, _config())
+    curve = sgd.train(SMALL, X, y, X, y, _config()).curve
     assert len(curve) == 1
     assert curve["status"].iloc[0] == "diverged" and curve["diverged_step"].iloc[0] == 0
 
@@ -225,7 +241,7 @@ def test_a_non_finite_batch_loss_is_caught_between_evaluations(monkeypatch):
     """With no evaluation after step 0, the per-step loss check alone must stop the run."""
     X, y = _data(30, seed=14)
     monkeypatch.setattr(sgd, "evaluation_steps", lambda steps, n_points: np.array([0, steps]))
-    curve = sgd.train(SMALL, X, y, X, y, _config(learning_rate=1e25, steps=1000))
+    curve = sgd.train(SMALL, X, y, X, y, _config(learning_rate=1e25, steps=1000)).curve
     assert list(curve["step"]) == [0, 2]  # step 1 overflowed the weights, step 2's loss shows it
     assert (curve["status"] == "diverged").all() and (curve["diverged_step"] == 2).all()
     assert curve.iloc[-1][["train_accuracy", "test_cross_entropy"]].isna().all()

@@ -23,9 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from test_dependencies import NO_CODE_INPUTS, modulefinder_names, rule_scripts
 from workflow_helpers import DEFAULT_CONFIG, REPO, snakemake, write_config
 
 TIMEOUT_S = 300
+SCRIPTS_DIR = REPO / "workflow" / "scripts"
 RUN = dict(n_train=40, learning_rate=0.5, momentum=0.9, steps=20, l2=0.0)
 # Figures 3 and 4 share their learning rate, so editing Figure 4's must leave Figure 3's runs.
 MLP = {
@@ -214,25 +216,60 @@ def test_unrelated_key_plans_no_training(edit):
     assert not {job.rule for job in rest} & {"train_mlp", "collect_sgd_runs"}
 
 
+def rules_importing(module: str) -> set[str]:
+    """The rules whose script imports bayes_sgd.<module>, directly or not (modulefinder)."""
+    return {
+        rule for rule, (script, _) in rule_scripts().items()
+        if rule not in NO_CODE_INPUTS and f"bayes_sgd.{module}" in modulefinder_names(SCRIPTS_DIR / f"{script}.py")
+    }
+
+
 @pytest.mark.slow
-def test_editing_the_trainer_source_plans_every_training_job(edit):
+def test_every_job_declares_exactly_the_modules_its_script_imports(copy):
+    workdir, snakefile = copy
+    out = snakemake(workdir, "--snakefile", str(snakefile), "--detailed-summary", timeout=TIMEOUT_S).stdout
+    lines = [line.split("\t") for line in out.splitlines() if line.startswith("results/")]
+    scripts = rule_scripts()
+    checked = set()
+    for output, _date, rule, _log, inputs, *_ in lines:
+        declared = sorted(
+            "bayes_sgd" + (f".{Path(p).stem}" if Path(p).stem != "__init__" else "")
+            for p in inputs.split(",") if "/bayes_sgd/" in p
+        )
+        assert declared == modulefinder_names(SCRIPTS_DIR / f"{scripts[rule][0]}.py"), (rule, output)
+        checked.add(rule)
+    assert {"train_mlp", "fit_logistic_regression", "plot_figure_4", "summarise_claims"} <= checked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["sgd", "datasets"])
+def test_editing_a_module_plans_exactly_the_jobs_that_import_it(edit, module):
+    """``sgd`` is the trainer; ``datasets`` is imported by the trainer only through ``sgd``."""
     workdir, snakefile = edit
-    sgd = snakefile.parent / "src" / "bayes_sgd" / "sgd.py"
-    original, stat = sgd.read_text(), sgd.stat()
-    all_runs = counts(planned(workdir, snakefile, "--forceall"))["train_mlp"]
+    source = snakefile.parent / "src" / "bayes_sgd" / f"{module}.py"
+    original, stat = source.read_text(), source.stat()
+    every = counts(planned(workdir, snakefile, "--forceall"))
     try:
-        sgd.write_text(original + "\n# an edit of the trainer\n")
+        source.write_text(original + "\n# an edit\n")
         jobs = planned(workdir, snakefile)
     finally:
-        sgd.write_text(original)
-        os.utime(sgd, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        source.write_text(original)
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
-    runs = [job for job in jobs if job.rule == "train_mlp"]
-    assert len(runs) == all_runs
-    assert all(job.reasons.get("Updated input files", "").endswith("sgd.py") for job in runs), runs[0].reasons
+    importing = rules_importing(module)
+    assert "train_mlp" in importing
+    direct = [job for job in jobs if "Updated input files" in job.reasons]
+    assert all(job.reasons["Updated input files"].endswith(f"{module}.py") for job in direct)
+    # Every job of every rule that imports the module is planned (Snakemake names the edited file
+    # as the reason unless an upstream job already forces it) ...
+    planned_counts = counts(jobs)
+    assert {rule: planned_counts.get(rule) for rule in importing if rule in every} == {
+        rule: every[rule] for rule in importing if rule in every
+    }
+    assert direct and {job.rule for job in direct} <= importing
+    # ... and every other job only because a planned job updates its inputs.
     for job in jobs:
-        if job.rule != "train_mlp":
-            assert job.rule not in {"prepare_dataset", "draw_binary_task", "draw_training_subset",
-                                    "fit_logistic_regression", "plot_figures_1_2"}, job
+        if job.rule not in importing:
+            assert "Input files updated by another job" in job.reasons and set(job.reasons) <= DOWNSTREAM, job
     # Put back (content and mtime), the copy is up to date again.
     assert planned(workdir, snakefile) == []

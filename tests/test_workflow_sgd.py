@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from bayes_sgd.sgd import CONFIG_COLUMNS, CURVE_COLUMNS, evaluation_steps
+from bayes_sgd.mlp import Architecture, evaluate
+from bayes_sgd.sgd import CONFIG_COLUMNS, CURVE_COLUMNS, evaluation_steps, training_data
 from bayes_sgd.tables import read_provenance, read_table
 from workflow_helpers import TINY_MLP, TINY_RUN, planned_jobs, snakemake, write_config
 
@@ -61,6 +62,42 @@ def test_runs_follow_the_table_contract(workdir):
             assert provenance["subset_seed"] == 0 and provenance["status"] == row["status"]
     l2_run = read_table(workdir / run_file(5, 0, l2=0.1))
     assert (l2_run["l2"] == 0.1).all()
+
+
+def weights_file(b, seed, l2=0, eps=0.5):
+    return run_file(b, seed, l2, eps).replace("results/runs/", "results/weights/")
+
+
+@pytest.mark.slow
+def test_final_weights_reproduce_the_last_evaluation(workdir):
+    """The weights table is the network the curve's last row evaluated: evaluate it again."""
+    data = read_table(workdir / "results/data/mnist5k.parquet")
+    subset = read_table(workdir / "results/subsets/mnist5k/N40_seed0.parquet")["index"].to_numpy()
+    X_train, y_train, X_test, y_test = training_data(data, subset)
+    arch = Architecture(784, 16, 10)
+    checked = 0
+    for b, seed, l2 in ((1, 0, 0), (40, 1, 0), (5, 0, 0.1)):
+        path = workdir / weights_file(b, seed, l2)
+        table = read_table(path)
+        assert list(table.columns) == ["parameter", "velocity"]
+        assert (table.dtypes == np.float32).all() and len(table) == arch.n_params
+        provenance = read_provenance(path)["provenance"]
+        assert provenance["architecture"] == {"n_inputs": 784, "n_hidden": 16, "n_classes": 10}
+        assert provenance["training"]["batch_size"] == b and provenance["seed"] == seed
+        last = read_table(workdir / run_file(b, seed, l2)).iloc[-1]
+        assert provenance["status"] == last["status"]
+        if last["status"] != "ok":
+            continue
+        w = table["parameter"].to_numpy()
+        train_acc, train_ce = evaluate(arch, w, X_train, y_train)
+        test_acc, test_ce = evaluate(arch, w, X_test, y_test)
+        assert (train_acc, test_acc) == (last["train_accuracy"], last["test_accuracy"])
+        # (float32 BLAS here may use other threads than the job: agree to rounding)
+        assert train_ce == pytest.approx(last["train_cross_entropy"], rel=1e-5)
+        assert test_ce == pytest.approx(last["test_cross_entropy"], rel=1e-5)
+        assert np.isfinite(table["velocity"]).all() and np.abs(table["velocity"]).max() > 0
+        checked += 1
+    assert checked >= 2
 
 
 @pytest.mark.slow

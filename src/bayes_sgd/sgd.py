@@ -89,6 +89,21 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class TrainingResult:
+    """What :func:`train` returns: the learning curve and the run's final state.
+
+    ``parameters`` is the flat parameter vector ``w`` in the layout of
+    :class:`bayes_sgd.mlp.Architecture` (``W1, b1, W2, b2``) and ``velocity`` the momentum
+    buffer ``v`` after the last step taken (for a diverged run, the step that diverged; their
+    values may then be non-finite).
+    """
+
+    curve: pd.DataFrame
+    parameters: np.ndarray
+    velocity: np.ndarray
+
+
+@dataclass(frozen=True)
 class Progress:
     """What the trainer reports to its ``progress`` callback."""
 
@@ -185,8 +200,8 @@ def train(
     progress_seconds: float = 10.0,
     progress_fraction: float = 0.05,
     dtype=np.float32,
-) -> pd.DataFrame:
-    """Train from scratch and return the learning curve, one row per evaluation.
+) -> TrainingResult:
+    """Train from scratch; return the learning curve (one row per evaluation) and final state.
 
     ``X_*`` are float inputs ``[n, n_inputs]`` (cast to ``dtype`` C order if needed), ``y_*``
     integer labels. Columns: :data:`CURVE_COLUMNS` then :data:`CONFIG_COLUMNS`. ``epoch`` is
@@ -286,7 +301,25 @@ def train(
          "steps": "int64", "seed": "int64", "learning_rate": "float64", "momentum": "float64",
          "l2": "float64"}
     )
-    return curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)]
+    return TrainingResult(curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)], w, v)
+
+
+WEIGHT_COLUMNS = ("parameter", "velocity")
+
+
+def weights_table(parameters: np.ndarray, velocity: np.ndarray) -> pd.DataFrame:
+    """The final state as a table: float32 columns ``parameter`` (w) and ``velocity`` (v).
+
+    One row per element of the flat parameter vector, in the layout of
+    :class:`bayes_sgd.mlp.Architecture`; non-finite values (a diverged run) are kept as they are.
+    """
+    parameters = np.asarray(parameters)
+    velocity = np.asarray(velocity)
+    if parameters.ndim != 1 or parameters.shape != velocity.shape:
+        raise ValueError(f"parameters {parameters.shape} and velocity {velocity.shape} must be flat and alike")
+    return pd.DataFrame(
+        {"parameter": parameters.astype(np.float32), "velocity": velocity.astype(np.float32)}
+    )
 
 
 def config_record(config: TrainingConfig) -> dict:

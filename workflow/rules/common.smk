@@ -1,6 +1,7 @@
 # Helpers shared by every rule file (configuration validation, number formatting in paths,
 # the path of an MLP run, the package modules declared as inputs), and input functions. No rules.
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from snakemake.utils import validate
 
 from bayes_sgd.datasets import FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
 from bayes_sgd.config import ConfigError, check_config, validate_schema
+from bayes_sgd.dependencies import script_inputs
 
 CONFIG_SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
@@ -21,17 +23,24 @@ except ConfigError as err:
 
 DATASET = config["dataset"]
 SRC = Path(workflow.basedir) / "src" / "bayes_sgd"
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 CONDA_ENV = "../../envs/bayes_sgd.yaml"
 
 
-def code(*modules):
-    """Package modules a rule depends on, as inputs (editing one reruns its jobs).
+def code(script):
+    """The package modules that workflow/scripts/<script>.py imports, directly or not, as inputs.
 
-    The paths are relative to the working directory, so moving a checkout together with its
-    results/ (or running it from a differently spelled path) does not change the set of inputs
-    and does not retrain anything.
+    Derived from the script's imports (bayes_sgd.dependencies), never listed by hand, so that
+    editing a module reruns exactly the jobs that run it. The paths are relative to the working
+    directory, so moving a checkout together with its results/ (or running it from a differently
+    spelled path) does not change the set of inputs and does not retrain anything.
     """
-    return [os.path.relpath(SRC / f"{module}.py") for module in modules]
+    return list(_script_code(script))
+
+
+@functools.cache
+def _script_code(script):
+    return tuple(script_inputs([SCRIPTS / f"{script}.py"], SRC))
 
 
 def fmt(x):

@@ -1,6 +1,8 @@
 # Stage 1: datasets as Parquet tables, and the seeded subsets and label tasks drawn from them.
 
 
+# The one rule without code inputs: its files are checked against fixed SHA-256 sums
+# (bayes_sgd.datasets), so no edit of the package can change them.
 rule download_mnist:
     output:
         expand("resources/mnist/{name}", name=MNIST_SHA256),
@@ -17,7 +19,7 @@ rule download_mnist:
 rule prepare_dataset:
     input:
         unpack(dataset_sources),
-        code=code("idx", "datasets", "subsets", "tables"),
+        code=code("prepare_dataset"),
     output:
         table="results/data/{dataset}.parquet",
     params:
@@ -39,7 +41,7 @@ rule prepare_dataset:
 rule draw_binary_task:
     input:
         dataset="results/data/{dataset}.parquet",
-        code=code("labels", "subsets"),
+        code=code("draw_binary_task"),
     output:
         task="results/tasks/{dataset}/binary.parquet",
     params:
@@ -63,7 +65,7 @@ rule draw_binary_task:
 rule draw_training_subset:
     input:
         dataset="results/data/{dataset}.parquet",
-        code=code("subsets"),
+        code=code("draw_training_subset"),
     output:
         subset="results/subsets/{dataset}/N{n_train}_seed{subset_seed}.parquet",
     log:

@@ -15,7 +15,7 @@ for _k in ("3", "4", "8"):
 rule collect_sgd_runs:
     input:
         runs=lambda wildcards: SGD_FIGURE_RUNS[wildcards.figure],
-        code=code("sgd", "tables"),
+        code=code("collect_sgd_runs"),
     output:
         runs=f"results/sgd/{DATASET}/figure_{{figure}}_runs.parquet",
         final=f"results/sgd/{DATASET}/figure_{{figure}}_final.parquet",
@@ -38,7 +38,7 @@ rule collect_sgd_runs:
 rule plot_learning_curves:
     input:
         runs=f"results/sgd/{DATASET}/figure_{{figure}}_runs.parquet",
-        code=code("figures_sgd"),
+        code=code("plot_learning_curves"),
     output:
         figure=report_figure(
             expand("results/figures/figure_{{figure}}.{ext}", ext=config["plot"]["formats"]),
@@ -70,7 +70,7 @@ rule plot_figure_4:
     input:
         final=f"results/sgd/{DATASET}/figure_4_final.parquet",
         summary=f"results/sgd/{DATASET}/figure_4_summary.parquet",
-        code=code("figures_sgd"),
+        code=code("plot_figure_4"),
     output:
         figure=report_figure(figure_paths("figure_4"), "plot_figure_4", "Figures 3-4, 8-9: SGD and the batch size"),
     params:
@@ -97,7 +97,7 @@ rule plot_figure_9:
     input:
         samples=f"{FIGURE_9_TABLE}_samples.parquet",
         summary=f"{FIGURE_9_TABLE}_summary.parquet",
-        code=code("figures_sgd"),
+        code=code("plot_figure_9"),
     output:
         figure=report_figure(figure_paths("figure_9"), "plot_figure_9", "Figures 3-4, 8-9: SGD and the batch size"),
     params:

@@ -14,7 +14,7 @@ rule fit_logistic_regression:
     input:
         dataset="results/data/{dataset}.parquet",
         task="results/tasks/{dataset}/binary.parquet",
-        code=code("logistic", "evidence", "tables"),
+        code=code("fit_logistic_regression"),
     output:
         fits="results/logistic/{dataset}/fits.parquet",
         summary="results/logistic/{dataset}/summary.parquet",
@@ -45,7 +45,7 @@ rule fit_logistic_regression:
 rule plot_figures_1_2:
     input:
         fits=f"results/logistic/{DATASET}/fits.parquet",
-        code=code("figures_logistic"),
+        code=code("plot_figures_1_2"),
     output:
         figure_1=report_figure(figure_paths("figure_1"), "figure_1", "Figures 1-2: logistic regression"),
         figure_2=report_figure(figure_paths("figure_2"), "figure_2", "Figures 1-2: logistic regression"),

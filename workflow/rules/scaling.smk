@@ -16,7 +16,7 @@ SCALING_FIGURES = {str(figure): sweep for sweep, figure in SWEEP_FIGURES.items()
 rule analyse_scaling_sweep:
     input:
         runs=lambda wildcards: SCALING_RUNS[wildcards.sweep],
-        code=code("noise_scale", "sgd", "tables"),
+        code=code("analyse_scaling_sweep"),
     output:
         final=f"{SCALING_DIR}/{{sweep}}/final.parquet",
         curves=f"{SCALING_DIR}/{{sweep}}/curves.parquet",
@@ -46,7 +46,7 @@ rule plot_scaling_figure:
         curves=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/curves.parquet",
         optima=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/optima.parquet",
         fits=lambda wildcards: f"{SCALING_DIR}/{SCALING_FIGURES[wildcards.figure]}/fits.parquet",
-        code=code("figures_scaling", "noise_scale"),
+        code=code("plot_scaling_figure"),
     output:
         figure=report_figure(
             expand("results/figures/figure_{{figure}}.{ext}", ext=config["plot"]["formats"]),
@@ -74,7 +74,7 @@ rule plot_scaling_figure:
 rule plot_accuracy_vs_noise_scale:
     input:
         curves=expand(f"{SCALING_DIR}/{{sweep}}/curves.parquet", sweep=SWEEP_SECTIONS),
-        code=code("figures_scaling"),
+        code=code("plot_accuracy_vs_noise_scale"),
     output:
         figure=report_figure(
             figure_paths("figure_noise_scale"), "plot_accuracy_vs_noise_scale", "Figures 5-7: scaling rules"
@@ -104,7 +104,7 @@ rule summarise_claims:
         gradients=f"{FIGURE_9_TABLE}_samples.parquet",
         optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEP_SECTIONS),
         fits=expand(f"{SCALING_DIR}/{{sweep}}/fits.parquet", sweep=SWEEP_SECTIONS),
-        code=code("claims", "noise_scale", "tables"),
+        code=code("summarise_claims"),
     output:
         summary="results/summary.md",
         html=report(

@@ -25,9 +25,11 @@ rule train_mlp:
     input:
         dataset="results/data/{dataset}.parquet",
         subset=TRAINING_SUBSET,
-        code=code("mlp", "sgd", "tables"),
+        code=code("train_mlp"),
     output:
         curve="results/runs/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
+        # the final parameters and momentum buffer (bayes_sgd.sgd.weights_table)
+        weights="results/weights/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
     params:
         hidden_units=MLP["hidden_units"],
         weight_init=MLP["weight_init"],
@@ -64,7 +66,7 @@ rule compute_gradient_noise:
     input:
         dataset="results/data/{dataset}.parquet",
         subset=TRAINING_SUBSET,
-        code=code("mlp", "sgd", "gradient_noise", "tables"),
+        code=code("compute_gradient_noise"),
     output:
         samples="results/gradient_noise/{dataset}/N{n_train}_B{batch_size}_s{seed}_samples.parquet",
         summary="results/gradient_noise/{dataset}/N{n_train}_B{batch_size}_s{seed}_summary.parquet",

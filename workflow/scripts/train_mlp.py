@@ -1,4 +1,4 @@
-"""Train the MLP once (rule train_mlp) and write its learning curve, one row per evaluation."""
+"""Train the MLP once (rule train_mlp); write its learning curve (one row per evaluation) and final weights."""
 
 import os
 import sys
@@ -12,7 +12,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
-from bayes_sgd.sgd import TrainingConfig, config_record, train, training_data  # noqa: E402
+from bayes_sgd.sgd import TrainingConfig, config_record, train, training_data, weights_table  # noqa: E402
 from bayes_sgd.tables import read_table, write_table  # noqa: E402
 
 log = script_logger(snakemake)
@@ -67,7 +67,8 @@ def progress(pr):
     )
 
 
-curve = train(arch, X_train, y_train, X_test, y_test, config, progress=progress)
+result = train(arch, X_train, y_train, X_test, y_test, config, progress=progress)
+curve = result.curve
 curve.insert(curve.columns.get_loc("n_train"), "dataset", wc.dataset)
 last = curve.iloc[-1]
 status = last["status"]
@@ -77,20 +78,25 @@ log.info(
     "done: status %s, step %d, test accuracy %.4f, test cross-entropy %.4f, %.1f s",
     status, last["step"], last["test_accuracy"], last["test_cross_entropy"], last["seconds"],
 )
+provenance = {
+    "dataset": wc.dataset,
+    "n_train": n_train,
+    "training": config_record(config),
+    "hidden_units": int(p.hidden_units),
+    "pixel_scale": float(p.pixel_scale),
+    "subset_seed": int(p.subset_seed),
+    "seed": config.seed,
+    "status": status,
+    "diverged_step": int(last["diverged_step"]),
+    "seconds": float(last["seconds"]),
+}
+# The weights first: the curve is the output other rules look for, and a job killed in between
+# leaves an incomplete job that Snakemake redoes whole.
 write_table(
-    curve,
-    snakemake.output.curve,
-    {
-        "dataset": wc.dataset,
-        "n_train": n_train,
-        "training": config_record(config),
-        "hidden_units": int(p.hidden_units),
-        "pixel_scale": float(p.pixel_scale),
-        "subset_seed": int(p.subset_seed),
-        "seed": config.seed,
-        "status": status,
-        "diverged_step": int(last["diverged_step"]),
-        "seconds": float(last["seconds"]),
-    },
+    weights_table(result.parameters, result.velocity),
+    snakemake.output.weights,
+    {**provenance, "architecture": {"n_inputs": arch.n_inputs, "n_hidden": arch.n_hidden, "n_classes": arch.n_classes}},
 )
+log.info("wrote %s (%d parameters)", snakemake.output.weights, arch.n_params)
+write_table(curve, snakemake.output.curve, provenance)
 log.info("wrote %s", snakemake.output.curve)
