@@ -38,7 +38,7 @@ rule compute_mlp_evidence:
         curve=f"results/runs/{RUN_WILDCARDS}.parquet",
         dataset="results/data/{dataset}.parquet",
         subset=TRAINING_SUBSET,
-        code=code("mlp", "mlp_curvature", "mlp_evidence", "sgd", "tables"),
+        code=code("compute_mlp_evidence"),
     output:
         evidence=f"results/evidence/runs/{RUN_WILDCARDS}.parquet",
     params:
@@ -78,7 +78,7 @@ rule compute_mlp_evidence:
 rule collect_mlp_evidence:
     input:
         runs=[evidence_path(r) for r in EVIDENCE_RUNS],
-        code=code("mlp_evidence", "tables"),
+        code=code("collect_mlp_evidence"),
     output:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",
     params:
@@ -99,7 +99,7 @@ rule collect_mlp_evidence:
 rule assess_evidence_claims:
     input:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",
-        code=code("mlp_evidence", "claims", "tables"),
+        code=code("assess_evidence_claims"),
     output:
         claims=f"{EVIDENCE_DIR}/claims.parquet",
         peaks=f"{EVIDENCE_DIR}/peaks.parquet",
@@ -130,7 +130,7 @@ rule plot_evidence_figure:
     input:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",
         optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEP_SECTIONS),
-        code=code("figures_evidence", "mlp_evidence"),
+        code=code("plot_evidence_figure"),
     output:
         figure=report_figure(
             expand("results/figures/{{figure}}.{ext}", ext=config["plot"]["formats"]),
