@@ -79,7 +79,8 @@ def test_evidence_tables_claims_and_figures(workdir):
     assert (per_run["kfac"] == 8).all() and (per_run["kfac_softmax_layer"] == 8).all()
     exact = ok[ok["method"] == "exact_softmax_layer"].drop_duplicates(keys)
     assert set(exact["seed"]) <= {0} and set(exact["n_train"]) == {40}
-    assert len(exact) == len(runs[runs["figure_4"] & (runs["seed"] == 0) & (runs["status"] == "ok")])
+    trained = runs["figure_4"] & (runs["seed"] == 0) & (runs["status"] == "ok") & (runs["test_accuracy"] > 0.15)
+    assert len(exact) == int(trained.sum()) >= 1
     one = workdir / "results/evidence/runs/mnist5k/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
     provenance = read_provenance(one)["provenance"]
     assert provenance["run"]["batch_size"] == 5 and "settings" in provenance and "status" in provenance

@@ -95,7 +95,8 @@ def plot_evidence_vs_accuracy(table: pd.DataFrame, *, method: str, prior, failed
 def plot_b_simple_vs_optimum(table: pd.DataFrame, optima: pd.DataFrame, *, failed_accuracy: float,
                              title: str = "") -> Figure:
     """Each curve with a measured optimum (``b_opt`` with ``b_opt_low``/``b_opt_high``):
-    median ``B_simple`` over its trained runs (bar: min to max) against ``b_opt``."""
+    median ``B_simple`` over its trained runs (bar: min to max) against ``b_opt``; an optimum at
+    the edge of its grid (``at_grid_edge``) is drawn hollow."""
     runs = table.drop_duplicates(["n_train", "learning_rate", "momentum", "batch_size", "l2", "steps", "seed"])
     runs = runs.assign(trained=trained_mask(runs, failed_accuracy) & np.isfinite(runs["b_simple"]))
     fig, ax = plt.subplots(figsize=(5.2, 4.4), constrained_layout=True)
@@ -109,8 +110,11 @@ def plot_b_simple_vs_optimum(table: pd.DataFrame, optima: pd.DataFrame, *, faile
             points.append((opt, float(b.median()), float(b.min()), float(b.max())))
     for i, (opt, med, lo, hi) in enumerate(points):
         xerr = [[opt["b_opt"] - opt.get("b_opt_low", opt["b_opt"])], [opt.get("b_opt_high", opt["b_opt"]) - opt["b_opt"]]]
+        edge = bool(opt.get("at_grid_edge", False))
         ax.errorbar(opt["b_opt"], med, xerr=np.abs(np.nan_to_num(xerr)), yerr=[[med - lo], [hi - med]], fmt="o",
-                    color=f"C{i % 10}", ms=4, label=f"N={opt['n_train']:g} eps={opt['learning_rate']:g} m={opt['momentum']:g}")
+                    color=f"C{i % 10}", ms=4, mfc="none" if edge else None,
+                    label=f"N={opt['n_train']:g} eps={opt['learning_rate']:g} m={opt['momentum']:g}"
+                    + (" (optimum at grid edge)" if edge else ""))
     if points:
         values = [p[0]["b_opt"] for p in points] + [p[2] for p in points] + [p[3] for p in points]
         values = [v for v in values if v > 0 and np.isfinite(v)]

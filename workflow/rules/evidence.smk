@@ -32,6 +32,23 @@ def exact_softmax_layer(wildcards):
     return f"results/evidence/runs/{RUN_WILDCARDS.format(**dict(wildcards.items()))}.parquet" in EXACT_SOFTMAX_RUNS
 
 
+# Cluster resources of one evidence job. Measured on one core at H = 800, N = 1,000: KFAC,
+# Lanczos sharpness and B_simple take a few seconds (linear in N); the exact softmax-layer
+# eigenvalue problem (8,010 x 8,010, independent of N) takes 1-2 minutes and 1.1 GB. Memory:
+# about 1 GB for Python and the dataset table, and about 40 kB per training example (float64
+# inputs, hidden activations and the Hessian-vector-product temporaries).
+
+
+def evidence_mem_mb(wildcards, attempt):
+    exact = 1200 if exact_softmax_layer(wildcards) else 0
+    return int(1000 + 0.04 * int(wildcards.n_train) + exact) * 2 * attempt
+
+
+def evidence_runtime(wildcards, attempt):
+    minutes = 5 + 0.2 * int(wildcards.n_train) / 1000 + (5 if exact_softmax_layer(wildcards) else 0)
+    return int(-(-3 * minutes // 1)) * attempt
+
+
 rule compute_mlp_evidence:
     input:
         weights=f"results/weights/{RUN_WILDCARDS}.parquet",
@@ -47,6 +64,7 @@ rule compute_mlp_evidence:
         exact_softmax_layer=exact_softmax_layer,
         sharpness=EVIDENCE["sharpness"],
         chunk_size=EVIDENCE["chunk_size"],
+        failed_accuracy=EVIDENCE["failed_accuracy"],
         hidden_units=MLP["hidden_units"],
         pixel_scale=MLP["pixel_scale"],
         subset_seed=MLP["subset_seed"],
@@ -67,10 +85,9 @@ rule compute_mlp_evidence:
         seed=r"\d+",
     threads: 1
     resources:
-        # KFAC, Lanczos and B_simple: a few seconds per 1,000 examples; the exact softmax layer
-        # adds an 8,010 x 8,010 eigenvalue problem (1-2 minutes, 1.1 GB) at H = 800.
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
-        runtime=lambda wildcards, attempt: 20 * attempt,
+        # scaled with N and doubled on a retry (evidence_mem_mb, evidence_runtime above)
+        mem_mb=evidence_mem_mb,
+        runtime=evidence_runtime,
     script:
         "../scripts/compute_mlp_evidence.py"
 

@@ -38,11 +38,16 @@ X, y, _, _ = training_data(read_table(snakemake.input.dataset), subset, p.pixel_
 if len(y) != int(wc.n_train):
     raise ValueError(f"{snakemake.input.subset} holds {len(y)} indices, expected N={wc.n_train}")
 
+trained = final["status"] == "ok" and final["test_accuracy"] > float(p.failed_accuracy)
+exact = bool(p.exact_softmax_layer) and trained
+if bool(p.exact_softmax_layer) and not trained:
+    log.info("failed to train (test accuracy %.4f <= %g or diverged): no exact softmax-layer evidence",
+             final["test_accuracy"], p.failed_accuracy)
 grid = p.prior_precision_grid
 settings = EvidenceSettings(
     prior_precisions=tuple(lambda_grid(grid["min"], grid["max"], grid["per_decade"])),
     search_bounds=(float(p.search_bounds["min"]), float(p.search_bounds["max"])),
-    exact_softmax_layer=bool(p.exact_softmax_layer),
+    exact_softmax_layer=exact,
     sharpness_tolerance=float(p.sharpness["tolerance"]),
     sharpness_max_iterations=int(p.sharpness["max_iterations"]),
     lanczos_vectors=int(p.sharpness["lanczos_vectors"]),
