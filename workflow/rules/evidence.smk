@@ -5,48 +5,9 @@
 
 EVIDENCE = config["evidence"]
 EVIDENCE_DIR = f"results/evidence/{DATASET}"
-RUN_WILDCARDS = "{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}"
-
-
-def evidence_path(run):
-    """The evidence table of one run (a bayes_sgd.sweeps.Run) of the configured dataset."""
-    return run_path(DATASET, *(getattr(run, k) for k in Run.__dataclass_fields__)).replace(
-        "results/runs/", "results/evidence/runs/"
-    )
-
-
-from bayes_sgd.sweeps import figure_runs
-
-EVIDENCE_FIGURE_4 = figure_runs(config["mlp"], ["figure_4"])
-EVIDENCE_RUNS = sorted(set(EVIDENCE_FIGURE_4) | {r for s in SWEEP_SECTIONS for r in sweep_runs(config["scaling"], s)})
-_exact = EVIDENCE["exact_softmax_layer"]
-EXACT_SOFTMAX_RUNS = {
-    evidence_path(r)
-    for r in {"none": [], "figure_4": EVIDENCE_FIGURE_4, "all": EVIDENCE_RUNS}[_exact["runs"]]
-    if _exact["seeds"] is None or r.seed in _exact["seeds"]
-}
-
-
-def exact_softmax_layer(wildcards):
-    """Whether this run gets the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
-    return f"results/evidence/runs/{RUN_WILDCARDS.format(**dict(wildcards.items()))}.parquet" in EXACT_SOFTMAX_RUNS
-
-
-# Cluster resources of one evidence job. Measured on one core at H = 800, N = 1,000: KFAC,
-# Lanczos sharpness and B_simple take a few seconds (linear in N); the exact softmax-layer
-# eigenvalue problem (8,010 x 8,010, independent of N) takes 1-2 minutes and 1.1 GB. Memory:
-# about 1 GB for Python and the dataset table, and about 40 kB per training example (float64
-# inputs, hidden activations and the Hessian-vector-product temporaries).
-
-
-def evidence_mem_mb(wildcards, attempt):
-    exact = 1200 if exact_softmax_layer(wildcards) else 0
-    return int(1000 + 0.04 * int(wildcards.n_train) + exact) * 2 * attempt
-
-
-def evidence_runtime(wildcards, attempt):
-    minutes = 5 + 0.2 * int(wildcards.n_train) / 1000 + (5 if exact_softmax_layer(wildcards) else 0)
-    return int(-(-3 * minutes // 1)) * attempt
+EVIDENCE_RUNS = sorted(
+    set(figure_runs(config["mlp"], ["figure_4"])) | {r for s in SWEEP_SECTIONS for r in sweep_runs(config["scaling"], s)}
+)
 
 
 rule compute_mlp_evidence:
