@@ -164,7 +164,7 @@ class EvidenceSettings:
     exact_softmax_layer: bool = True
     sharpness_tolerance: float = 1e-3
     sharpness_max_iterations: int = 300
-    lanczos_vectors: int = 20
+    lanczos_vectors: int = 10
     chunk_size: int = 250
 
 
