@@ -334,3 +334,21 @@ def test_claims_hold_and_fail():
     assert ranks.verdict == DOES_NOT_HOLD and peak.verdict == DOES_NOT_HOLD
     few = fake_table({1: 0.1, 10: 0.2}, {1: 0.5, 10: 0.6}, seeds=(0,))
     assert all(c.verdict == NOT_MEASURED for c in me.evidence_claims(few, CLAIMS, failed_accuracy=0.15))
+
+
+def test_evidence_peaks_count_grid_steps_including_failed_batch_sizes():
+    acc = {1: 0.1, 10: 0.7, 30: 0.8, 100: 0.9, 300: 0.85, 1000: 0.8}
+    ev = {1: 5.0, 10: 0.1, 30: 0.2, 100: 0.3, 300: 0.4, 1000: 0.5}  # B = 1 failed: its high evidence must not count
+    table = fake_table(ev, acc)
+    peaks = me.evidence_peaks(table, method="kfac", prior="maximum", failed_accuracy=0.15)
+    assert peaks[["b_evidence", "b_accuracy", "grid_steps", "n_failed"]].iloc[0].tolist() == [1000, 100, 2, 2]
+
+
+def test_mark_figure_4_and_diverged_rows():
+    table = fake_table({10: 0.1, 30: 0.2}, {10: 0.5, 30: 0.6})
+    fig4 = dict(n_train=1000, learning_rate=1.0, momentum=0.9, l2=0.0, steps=100)
+    assert me.mark_figure_4(table, fig4)["figure_4"].all()
+    assert not me.mark_figure_4(table, {**fig4, "momentum": 0.5})["figure_4"].any()
+    rows = me.diverged_rows(me.EvidenceSettings(prior_precisions=(0.1, 1.0)), 40, 10)
+    assert len(rows) == 6 and rows["log_evidence"].isna().all()
+    assert np.allclose(rows["null_log_evidence"], -40 * math.log(10))
