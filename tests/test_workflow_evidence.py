@@ -94,7 +94,9 @@ def test_evidence_tables_claims_and_figures(workdir):
     assert planned_jobs(workdir, *TARGETS) == {}
 
 
-def test_bad_evidence_config_names_the_key(tmp_path):
-    write_config(tmp_path, {**TINY, "evidence": {"claims": {"method": "hessian"}}})
+@pytest.mark.parametrize("claims, key", [({"method": "hessian"}, "evidence.claims.method"),
+                                         ({"prior_precision": "largest"}, "evidence.claims.prior_precision")])
+def test_bad_evidence_config_names_the_key(tmp_path, claims, key):
+    write_config(tmp_path, {**TINY, "evidence": {"claims": claims}})
     out = snakemake(tmp_path, "-n", *TARGETS, check=False)
-    assert out.returncode != 0 and "evidence.claims.method" in out.stdout
+    assert out.returncode != 0 and f"Invalid configuration: {key}" in out.stdout
