@@ -330,7 +330,11 @@ def claim_evidence_ranks_runs(
         return ClaimResult(**result, measured=f"{_counts(rows, ok)}: too few", verdict=NOT_MEASURED)
     rho = float(stats.spearmanr(rows.loc[ok, EVIDENCE_COLUMN], rows.loc[ok, "test_accuracy"]).statistic)
     verdict = HOLDS if np.isfinite(rho) and rho >= min_spearman else DOES_NOT_HOLD
-    return ClaimResult(**result, measured=f"rho = {rho:.2f}; {_counts(rows, ok)}", verdict=verdict)
+    measured = f"rho = {rho:.2f}; {_counts(rows, ok)}"
+    if prior == "maximum":
+        on_bound = int((ok & ~rows["prior_interior"].astype(bool)).sum())
+        measured += f"; {on_bound} of the trained runs have their evidence-maximising lambda on a search bound"
+    return ClaimResult(**result, measured=measured, verdict=verdict)
 
 
 CURVE_KEYS = ("n_train", "learning_rate", "momentum", "l2", "steps")
