@@ -302,6 +302,9 @@ def test_run_evidence_table(tiny):
     grid = out[out["prior_kind"] == "grid"].groupby("method")["log_evidence"].max()
     assert (best.sort_index() >= grid.sort_index() - 1e-9).all()
     assert out.loc[out["method"] == "kfac", "n_parameters"].iloc[0] == ARCH.n_params
+    # KFAC's trace is sum_layers N tr(A) tr(G), from the explicit factors
+    factors = curv.kfac_factors(ARCH, w, X)
+    assert out["kfac_ggn_trace"].iloc[0] == pytest.approx(sum(N * np.trace(f.A) * np.trace(f.G) for f in factors))
 
 
 # --- claims ------------------------------------------------------------------------------------

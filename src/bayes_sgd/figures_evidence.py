@@ -3,7 +3,8 @@ the aggregated evidence table (rule collect_mlp_evidence) and the sweeps' optimu
 
 * :func:`plot_evidence_vs_batch_size`: the Figure 4 runs, log evidence ratio per example
   against B, split into depth (``-C(w)/N + ln n``, relative to the null model) and Occam factor
-  (the shaded band between them), with final test accuracy on a second axis;
+  (the shaded band between them), with final test accuracy on a second axis and, where
+  computed, the exact softmax-layer estimate as a check on KFAC;
 * :func:`plot_evidence_vs_accuracy`: every run, log evidence ratio per example against final test
   accuracy, with Spearman's rho over the trained runs;
 * :func:`plot_b_simple_vs_optimum`: each sweep curve's gradient noise scale ``B_simple`` (median
@@ -54,6 +55,12 @@ def plot_evidence_vs_batch_size(table: pd.DataFrame, *, method: str, prior, fail
     bad = rows[~rows["trained"]]
     if len(bad):
         ax.plot(bad["batch_size"], np.zeros(len(bad)), **FAILED_STYLE, label=f"failed to train ({len(bad)})")
+    if method != "exact_softmax_layer":
+        exact = _runs(table[table["figure_4"]], "exact_softmax_layer", prior, failed_accuracy)
+        exact = exact[exact["trained"]]
+        if len(exact):
+            ax.plot(exact["batch_size"], exact[EVIDENCE_COLUMN], "D", mfc="none", color="C4",
+                    label="log evidence ratio / N, exact softmax layer alone")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xscale("log")
     ax.set_xlabel("batch size B")

@@ -174,6 +174,7 @@ RUN_COLUMNS = (
     "sharpness_matvecs",
     "sharpness_converged",
     "ggn_trace",
+    "kfac_ggn_trace",
     "b_simple",
     "gradient_trace_covariance",
     "gradient_norm_squared",
@@ -196,7 +197,11 @@ def run_evidence(
     examples. Run-level columns (:data:`RUN_COLUMNS`, repeated on every row):
     ``train_cross_entropy_summed`` ``H(w)``; ``sharpness`` the largest eigenvalue of the Hessian
     of the **mean** cross-entropy (Lanczos on exact Hessian-vector products; ``rng`` draws the
-    start vector); ``ggn_trace`` the exact trace of the GGN of the **summed** cross-entropy;
+    start vector); ``ggn_trace`` the exact trace of the GGN of the **summed** cross-entropy and
+    ``kfac_ggn_trace`` that of its KFAC approximation, ``sum_layers N tr(A) tr(G)`` (their ratio
+    measures KFAC's error on every run: KFAC assumes the layer inputs independent of the output
+    curvature, and a network whose uncertain examples are those with silent hidden units
+    breaks that assumption);
     ``b_simple``, ``gradient_trace_covariance``, ``gradient_norm_squared`` (McCandlish et al.,
     mean gradient including the L2 term ``(l2/N) w``). ``timings`` (if given) receives the
     seconds of each part.
@@ -248,6 +253,7 @@ def run_evidence(
     out["sharpness_matvecs"] = top.matvecs
     out["sharpness_converged"] = top.converged
     out["ggn_trace"] = trace
+    out["kfac_ggn_trace"] = float(sum(f.ggn_eigenvalues().sum() for f in factors))
     out["b_simple"] = noise.b_simple
     out["gradient_trace_covariance"] = noise.trace_covariance
     out["gradient_norm_squared"] = noise.gradient_norm_squared
@@ -331,6 +337,9 @@ def claim_evidence_ranks_runs(
     rho = float(stats.spearmanr(rows.loc[ok, EVIDENCE_COLUMN], rows.loc[ok, "test_accuracy"]).statistic)
     verdict = HOLDS if np.isfinite(rho) and rho >= min_spearman else DOES_NOT_HOLD
     measured = f"rho = {rho:.2f}; {_counts(rows, ok)}"
+    if "kfac_ggn_trace" in rows:
+        ratio = (rows.loc[ok, "kfac_ggn_trace"] / rows.loc[ok, "ggn_trace"]).median()
+        measured += f"; KFAC / exact Gauss-Newton trace: median {ratio:.3g}"
     if prior == "maximum":
         on_bound = int((ok & ~rows["prior_interior"].astype(bool)).sum())
         measured += f"; {on_bound} of the trained runs have their evidence-maximising lambda on a search bound"

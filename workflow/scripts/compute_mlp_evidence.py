@@ -70,8 +70,9 @@ else:
             row["depth_per_example"], row["occam_factor_per_example"], row["log_evidence_ratio_per_example"],
         )
     r = table.iloc[0]
-    log.info("sharpness %.4g (%d products, converged %s); GGN trace %.4g; B_simple %.4g",
-             r["sharpness"], r["sharpness_matvecs"], r["sharpness_converged"], r["ggn_trace"], r["b_simple"])
+    log.info("sharpness %.4g (%d products, converged %s); GGN trace %.4g (KFAC: %.4g); B_simple %.4g",
+             r["sharpness"], r["sharpness_matvecs"], r["sharpness_converged"], r["ggn_trace"], r["kfac_ggn_trace"],
+             r["b_simple"])
 
 table.insert(0, "dataset", wc.dataset)
 for i, key in enumerate(CONFIG_COLUMNS):
