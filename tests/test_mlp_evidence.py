@@ -347,11 +347,7 @@ def test_evidence_peaks_count_grid_steps_including_failed_batch_sizes():
     assert peaks[["b_evidence", "b_accuracy", "grid_steps", "n_failed"]].iloc[0].tolist() == [1000, 100, 2, 2]
 
 
-def test_mark_figure_4_and_diverged_rows():
-    table = fake_table({10: 0.1, 30: 0.2}, {10: 0.5, 30: 0.6})
-    fig4 = dict(n_train=1000, learning_rate=1.0, momentum=0.9, l2=0.0, steps=100)
-    assert me.mark_figure_4(table, fig4)["figure_4"].all()
-    assert not me.mark_figure_4(table, {**fig4, "momentum": 0.5})["figure_4"].any()
+def test_diverged_rows():
     rows = me.diverged_rows(me.EvidenceSettings(prior_precisions=(0.1, 1.0)), 40, 10)
     assert len(rows) == 6 and rows["log_evidence"].isna().all()
     assert np.allclose(rows["null_log_evidence"], -40 * math.log(10))

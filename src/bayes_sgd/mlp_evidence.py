@@ -413,11 +413,3 @@ def evidence_claims(table: pd.DataFrame, claims: Mapping, failed_accuracy: float
             min_batch_sizes=claims["min_batch_sizes"]),
     ]
 
-
-def mark_figure_4(table: pd.DataFrame, figure_4: Mapping) -> pd.DataFrame:
-    """``table`` with a boolean column ``figure_4``: the run has Figure 4's settings
-    (``figure_4``: n_train, learning_rate, momentum, l2, steps)."""
-    match = np.ones(len(table), dtype=bool)
-    for key in CURVE_KEYS:
-        match &= np.isclose(table[key].to_numpy(dtype=float), float(figure_4[key]))
-    return table.assign(figure_4=match)

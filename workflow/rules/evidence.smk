@@ -56,11 +56,11 @@ rule compute_mlp_evidence:
 rule collect_mlp_evidence:
     input:
         runs=[evidence_path(r) for r in EVIDENCE_RUNS],
+        # the same tables again: those of Figure 4's runs (marked figure_4 in the collected table)
+        figure_4=[evidence_path(r) for r in figure_runs(config["mlp"], ["figure_4"])],
         code=code("collect_mlp_evidence"),
     output:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",
-    params:
-        figure_4={k: config["mlp"]["figure_4"][k] for k in ("n_train", "learning_rate", "momentum", "l2", "steps")},
     log:
         f"logs/collect_mlp_evidence/{DATASET}.log",
     conda:
