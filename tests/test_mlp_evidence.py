@@ -185,6 +185,18 @@ def test_kfac_exact_for_linear_softmax_at_zero_weights():
     np.testing.assert_allclose(np.sort(factor1.ggn_eigenvalues()), np.clip(exact1, 0, None), atol=1e-12)
 
 
+def test_reduced_softmax_ggn_has_the_nonzero_spectrum():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(25, 4))
+    P = linear_softmax(rng.normal(size=(5, 4)), X)
+    full = np.linalg.eigvalsh(symmetric(curv.last_layer_ggn(X, P)))
+    reduced = np.linalg.eigvalsh(symmetric(curv.reduced_last_layer_ggn(X, P, chunk_size=6)))
+    np.testing.assert_allclose(np.sort(np.concatenate([reduced, np.zeros(5)])), full, atol=1e-9)
+    U = curv.identifiable_basis(4)
+    np.testing.assert_allclose(U.T @ U, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(U.T @ np.ones(4), 0, atol=1e-12)
+
+
 def test_exact_softmax_layer_eigenvalues_match_full_ggn_block(tiny):
     w, X, y = tiny
     G = full_ggn(ARCH, w, X)
