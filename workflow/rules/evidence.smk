@@ -107,7 +107,12 @@ EVIDENCE_FIGURES = {
 rule plot_evidence_figure:
     input:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",
-        optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEP_SECTIONS),
+        # the sweeps' optimum batch sizes, for the B_simple figure only
+        optima=lambda wildcards: (
+            expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEP_SECTIONS)
+            if wildcards.figure == "b_simple_vs_optimum"
+            else []
+        ),
         code=code("plot_evidence_figure"),
     output:
         figure=report_figure(
