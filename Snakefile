@@ -31,6 +31,7 @@ include: "workflow/rules/logistic.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/figures_sgd.smk"
 include: "workflow/rules/scaling.smk"
+include: "workflow/rules/evidence.smk"
 
 
 rule all:
@@ -39,4 +40,5 @@ rule all:
         LOGISTIC_TARGETS,
         SGD_TARGETS,
         SCALING_TARGETS,
+        EVIDENCE_TARGETS,
     default_target: True

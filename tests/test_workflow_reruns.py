@@ -92,6 +92,20 @@ def run_file(batch_size: int, learning_rate: float = 0.5, seed: int = 0) -> str:
     return f"results/runs/mnist5k/N40/eps{learning_rate:g}_m0.9_B{batch_size}_l20_T20_s{seed}.parquet"
 
 
+def weights_file(batch_size: int, learning_rate: float = 0.5, seed: int = 0) -> str:
+    return run_file(batch_size, learning_rate, seed).replace("results/runs/", "results/weights/")
+
+
+#: Rules with one job per training run: a new run plans one job of each, for the run's own sake.
+PER_RUN = ("train_mlp", "compute_mlp_evidence")
+
+
+def assert_new_evidence(jobs, runs) -> None:
+    """Exactly the new runs get an evidence job (Figure 4 runs are in the evidence stage)."""
+    evidence = sorted(job.outputs[0] for job in jobs if job.rule == "compute_mlp_evidence")
+    assert evidence == sorted(r.replace("results/runs/", "results/evidence/runs/") for r in runs)
+
+
 def planned(workdir: Path, snakefile: Path, *args: str) -> list[Job]:
     """The jobs a dry run of the copy plans (rule ``all`` left out)."""
     jobs = dry_run(workdir, "--snakefile", str(snakefile), *args, timeout=TIMEOUT_S)
@@ -151,10 +165,10 @@ def test_new_batch_size_plans_its_runs_and_what_depends_on_them(edit):
     jobs = planned(workdir, snakefile)
 
     runs = [job for job in jobs if job.rule == "train_mlp"]
-    # one seed (the run table; train_mlp also writes the run's weights)
-    assert [[path for path in job.outputs if path.startswith("results/runs/")] for job in runs] == [[run_file(20)]]
+    assert [job.outputs for job in runs] == [[run_file(20), weights_file(20)]]  # one seed
     assert set(runs[0].reasons) == {"Missing output files"}
-    rest = [job for job in jobs if job.rule != "train_mlp"]
+    assert_new_evidence(jobs, [run_file(20)])
+    rest = [job for job in jobs if job.rule not in PER_RUN]
     assert_rest_is_downstream(rest)
     collect = [job for job in rest if job.rule == "collect_sgd_runs"]
     assert len(collect) == 1 and all("figure_4_" in path for path in collect[0].outputs)
@@ -176,7 +190,8 @@ def test_new_learning_rate_plans_exactly_the_runs_that_use_it(edit):
     )
     assert runs == sorted(run_file(b, learning_rate=0.4) for b in (5, 10, 40))
     assert all(set(job.reasons) == {"Missing output files"} for job in jobs if job.rule == "train_mlp")
-    rest = [job for job in jobs if job.rule != "train_mlp"]
+    assert_new_evidence(jobs, runs)
+    rest = [job for job in jobs if job.rule not in PER_RUN]
     assert_rest_is_downstream(rest)
     # Figure 3 keeps its runs at the old learning rate, so its collection is not replanned.
     assert [job.outputs[0] for job in rest if job.rule == "collect_sgd_runs"] == [

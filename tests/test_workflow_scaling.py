@@ -329,6 +329,7 @@ def test_analysis_settings_rerun_the_analysis_not_the_training(workdir):
     jobs = planned(workdir)
     assert jobs == {
         "analyse_scaling_sweep": 3, "plot_scaling_figure": 3, "plot_accuracy_vs_noise_scale": 1, "summarise_claims": 1,
+        "plot_evidence_figure": 1,  # B_simple against the optimum batch sizes
     }
     write_config(workdir, {**TINY, "scaling": {**TINY["scaling"], "claims": {"small_batch_size": 5, "failure_batch_size": 2}}})
     assert planned(workdir) == {"summarise_claims": 1}

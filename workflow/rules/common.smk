@@ -146,3 +146,51 @@ def report_figure(paths, caption, category):
     shown = next(ext for ext in ("png", "svg", "pdf") if ext in formats)
     flag = dict(caption=f"../report/{caption}.rst", category=category)
     return [report(path, **flag) if path.endswith(f".{shown}") else path for path in paths]
+
+
+# --- evidence of the trained networks (workflow/rules/evidence.smk) ---
+
+from bayes_sgd.sweeps import figure_runs
+
+RUN_WILDCARDS = "{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}"
+
+
+def evidence_path(run):
+    """The evidence table of one run (a bayes_sgd.sweeps.Run) of the configured dataset."""
+    return run_path(DATASET, *(getattr(run, k) for k in Run.__dataclass_fields__)).replace(
+        "results/runs/", "results/evidence/runs/"
+    )
+
+
+def exact_softmax_layer(wildcards):
+    """Whether this run gets the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
+    return f"results/evidence/runs/{RUN_WILDCARDS.format(**dict(wildcards.items()))}.parquet" in exact_softmax_runs()
+
+
+@functools.cache
+def exact_softmax_runs():
+    """The evidence tables of the runs that get the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
+    exact = config["evidence"]["exact_softmax_layer"]
+    figure_4 = figure_runs(config["mlp"], ["figure_4"])
+    every = set(figure_4) | {r for s in SWEEP_SECTIONS for r in sweep_runs(config["scaling"], s)}
+    runs = {"none": [], "figure_4": figure_4, "all": every}[exact["runs"]]
+    return frozenset(evidence_path(r) for r in runs if exact["seeds"] is None or r.seed in exact["seeds"])
+
+
+# Cluster resources of one evidence job. Measured on one core at H = 800, N = 1,000: KFAC,
+# Lanczos sharpness and B_simple take a few seconds (linear in N); the exact softmax-layer
+# eigenvalue problem (8,010 x 8,010, independent of N) about 35 CPU-seconds and 1.1 GB. Memory:
+# about 1 GB for Python and the dataset table, and about 40 kB per training example (float64
+# inputs, hidden activations and the Hessian-vector-product temporaries).
+
+
+def evidence_mem_mb(wildcards, attempt):
+    """mem_mb of a compute_mlp_evidence job: the estimate above x 2, x attempt."""
+    exact = 1200 if exact_softmax_layer(wildcards) else 0
+    return int(1000 + 0.04 * int(wildcards.n_train) + exact) * 2 * attempt
+
+
+def evidence_runtime(wildcards, attempt):
+    """runtime (minutes) of a compute_mlp_evidence job: a generous estimate x 3, x attempt."""
+    minutes = 5 + 0.2 * int(wildcards.n_train) / 1000 + (5 if exact_softmax_layer(wildcards) else 0)
+    return int(-(-3 * minutes // 1)) * attempt

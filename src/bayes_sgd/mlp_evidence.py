@@ -1,0 +1,415 @@
+"""The Laplace evidence of a trained MLP at its final weights (PAPER.md, "Beyond the paper: the
+evidence of a trained network"), and the two claims about it.
+
+**Evidence.** For the final weights ``w`` of a run (p parameters), the summed cross-entropy
+``H(w)`` over the run's N training examples and a Gaussian prior of precision ``lambda`` on every
+parameter (biases too), the Laplace approximation (PAPER.md Section 1; MacKay 1992) is
+
+    ln Z(lambda) = -C(w) + (p/2) ln lambda - 1/2 ln det(GGN + lambda I)
+                 = depth - Occam factor,
+    depth        = -C(w) = -H(w) - (lambda/2) |w|^2,
+    Occam factor = 1/2 sum_j ln(1 + e_j / lambda)  (>= 0),
+
+with ``e_j`` the eigenvalues of the generalised Gauss-Newton (GGN) of ``H`` at ``w``
+(:mod:`bayes_sgd.mlp_curvature`), standing in for the Hessian. ``w`` is where SGD stopped, not
+the minimiser of ``C`` for this ``lambda``: the paper's runs have no prior (no L2), so the
+evidence is that of the minimum SGD found, read with a prior chosen afterwards. Runs trained
+with L2 coefficient ``l2`` (summed-cost convention, :mod:`bayes_sgd.sgd`) did minimise ``C`` with
+``lambda = l2``; they are treated like the others (grid plus maximising ``lambda``).
+
+Three estimates (column ``method``):
+
+* ``kfac``: every parameter, ``e_j = N a_k g_l`` of each layer's KFAC factors (blocks between
+  layers dropped), ``p = 636,010`` at H = 800;
+* ``kfac_softmax_layer`` and ``exact_softmax_layer``: the evidence of the softmax layer alone
+  (``[W2; b2]``, ``p = 10 (H + 1) = 8,010``) with the hidden layer fixed at its trained
+  weights, i.e. of a linear softmax model on the trained features ``[h(x), 1]`` with the prior
+  on the softmax layer only (depth ``-H(w) - (lambda/2) |w_softmax|^2``). There the GGN is the
+  exact Hessian; ``exact_softmax_layer`` uses its exact eigenvalues, ``kfac_softmax_layer`` its
+  KFAC approximation, so the pair measures KFAC's error on the same quantity.
+
+The prior precision is reported on a configured grid and at the ``lambda*`` that maximises each
+estimate: ``d ln Z / d ln lambda = -(lambda/2)|w|^2 + (1/2) sum_j e_j / (e_j + lambda)`` is
+strictly decreasing in ``ln lambda`` (``ln Z`` is concave in ``ln lambda``), so ``lambda*`` is
+the unique root (MacKay's ``lambda |w|^2 = gamma``, ``gamma`` the number of well-determined
+parameters), found by Brent's method on the cached eigenvalues; if it lies outside the search
+bounds the bound is returned and flagged.
+
+The null model (every class 1/n) has ``ln Z_null = -N ln n``; the **log evidence ratio**
+``ln Z - ln Z_null`` is positive when the network beats the null model. Every quantity is also
+given per example (divided by N), in nats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimResult
+from bayes_sgd.evidence import null_log_evidence
+from bayes_sgd.mlp import Architecture
+from bayes_sgd import mlp_curvature as curv
+
+METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer")
+PRIOR_KINDS = ("grid", "maximum")
+
+
+@dataclass(frozen=True)
+class LaplaceTerms:
+    """``ln Z = depth - occam_factor`` at one prior precision."""
+
+    prior_precision: float
+    depth: float
+    occam_factor: float
+
+    @property
+    def log_evidence(self) -> float:
+        return self.depth - self.occam_factor
+
+
+def laplace_terms(
+    cross_entropy: float, squared_norm: float, eigenvalues: np.ndarray, prior_precision: float
+) -> LaplaceTerms:
+    """``depth = -H - (lambda/2)|w|^2`` and ``Occam = 1/2 sum_j ln(1 + e_j/lambda)``.
+
+    ``eigenvalues``: all ``p`` eigenvalues of the curvature (zeros included), ``>= 0``.
+    ``1/2 sum ln(1 + e/lambda)`` equals ``1/2 [ln det(GGN + lambda I) - p ln lambda]``.
+    """
+    if not prior_precision > 0:
+        raise ValueError(f"prior precision must be positive, got {prior_precision!r}")
+    e = np.asarray(eigenvalues, dtype=np.float64)
+    if np.any(e < 0) or not np.isfinite(e).all():
+        raise ValueError("curvature eigenvalues must be finite and non-negative")
+    depth = -float(cross_entropy) - 0.5 * prior_precision * float(squared_norm)
+    occam = 0.5 * float(np.log1p(e / prior_precision).sum())
+    return LaplaceTerms(float(prior_precision), depth, occam)
+
+
+def maximising_prior_precision(
+    squared_norm: float, eigenvalues: np.ndarray, bounds: tuple[float, float] = (1e-8, 1e8)
+) -> tuple[float, bool]:
+    """``(lambda*, interior)``: the prior precision maximising ``ln Z`` within ``bounds``.
+
+    Root of ``f(t) = -(e^t/2)|w|^2 + (1/2) sum_j e_j/(e_j + e^t)``, ``t = ln lambda`` (strictly
+    decreasing), by Brent's method to ``|dt| <= 1e-10``. ``interior`` is False when ``f`` does
+    not change sign on the bounds (the bound where ``ln Z`` is largest is returned).
+    """
+    lo, hi = (math.log(b) for b in bounds)
+    e = np.asarray(eigenvalues, dtype=np.float64)
+    w2 = float(squared_norm)
+
+    def slope(t: float) -> float:
+        lam = math.exp(t)
+        return -0.5 * lam * w2 + 0.5 * float((e / (e + lam)).sum())
+
+    f_lo, f_hi = slope(lo), slope(hi)
+    if f_lo <= 0:
+        return bounds[0], False
+    if f_hi >= 0:
+        return bounds[1], False
+    t = optimize.brentq(slope, lo, hi, xtol=1e-10)
+    return math.exp(t), True
+
+
+def evidence_rows(
+    *,
+    method: str,
+    cross_entropy: float,
+    squared_norm: float,
+    eigenvalues: np.ndarray,
+    n_examples: int,
+    n_classes: int,
+    prior_precisions: Sequence[float],
+    search_bounds: tuple[float, float],
+) -> pd.DataFrame:
+    """One row per prior precision of the grid plus one at the maximising ``lambda*``.
+
+    Columns: ``method``, ``prior_precision``, ``prior_kind`` (``grid``/``maximum``),
+    ``prior_interior`` (``lambda*`` inside the search bounds; True on grid rows),
+    ``n_parameters``, ``squared_norm``, ``depth``, ``occam_factor``, ``log_evidence``,
+    ``null_log_evidence``, ``log_evidence_ratio`` and the last four ``..._per_example``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    lam_star, interior = maximising_prior_precision(squared_norm, eigenvalues, search_bounds)
+    null = null_log_evidence(n_examples, n_classes)
+    rows = []
+    for lam, kind, inside in [*((float(l), "grid", True) for l in prior_precisions), (lam_star, "maximum", interior)]:
+        t = laplace_terms(cross_entropy, squared_norm, eigenvalues, lam)
+        rows.append(
+            dict(
+                method=method, prior_precision=lam, prior_kind=kind, prior_interior=bool(inside),
+                n_parameters=int(len(eigenvalues)), squared_norm=float(squared_norm),
+                depth=t.depth, occam_factor=t.occam_factor, log_evidence=t.log_evidence,
+                null_log_evidence=null, log_evidence_ratio=t.log_evidence - null,
+            )
+        )
+    out = pd.DataFrame(rows)
+    for col in ("depth", "occam_factor", "log_evidence", "log_evidence_ratio"):
+        out[f"{col}_per_example"] = out[col] / n_examples
+    return out
+
+
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """The settings of one evidence job (config section ``evidence:``)."""
+
+    prior_precisions: tuple[float, ...]
+    search_bounds: tuple[float, float] = (1e-8, 1e8)
+    exact_softmax_layer: bool = True
+    sharpness_tolerance: float = 1e-3
+    sharpness_max_iterations: int = 300
+    lanczos_vectors: int = 10
+    chunk_size: int = 250
+
+
+RUN_COLUMNS = (
+    "train_cross_entropy_summed",
+    "sharpness",
+    "sharpness_matvecs",
+    "sharpness_converged",
+    "ggn_trace",
+    "kfac_ggn_trace",
+    "b_simple",
+    "gradient_trace_covariance",
+    "gradient_norm_squared",
+)
+
+
+def run_evidence(
+    arch: Architecture,
+    w: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    settings: EvidenceSettings,
+    rng: np.random.Generator,
+    l2: float = 0.0,
+    timings: dict | None = None,
+) -> pd.DataFrame:
+    """Every evidence row of one run (methods x prior precisions) with the run-level curvature.
+
+    ``w``: final weights (any float dtype; computed in float64); ``X, y``: the run's N training
+    examples. Run-level columns (:data:`RUN_COLUMNS`, repeated on every row):
+    ``train_cross_entropy_summed`` ``H(w)``; ``sharpness`` the largest eigenvalue of the Hessian
+    of the **mean** cross-entropy (Lanczos on exact Hessian-vector products; ``rng`` draws the
+    start vector); ``ggn_trace`` the exact trace of the GGN of the **summed** cross-entropy and
+    ``kfac_ggn_trace`` that of its KFAC approximation, ``sum_layers N tr(A) tr(G)`` (their ratio
+    measures KFAC's error on every run: KFAC assumes the layer inputs independent of the output
+    curvature, and a network whose uncertain examples are those with silent hidden units
+    breaks that assumption);
+    ``b_simple``, ``gradient_trace_covariance``, ``gradient_norm_squared`` (McCandlish et al.,
+    mean gradient including the L2 term ``(l2/N) w``). ``timings`` (if given) receives the
+    seconds of each part.
+    """
+    import time
+
+    clock = time.perf_counter
+    timings = {} if timings is None else timings
+    w = curv.as_float64(arch, w)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.intp)
+    n, C = X.shape[0], arch.n_classes
+    p = arch.unpack(w)
+    t0 = clock()
+    cache = curv.forward_cache(arch, w, X)
+    ce = curv.summed_cross_entropy(cache.log_probs, y)
+    factors = curv.kfac_factors(arch, w, X, settings.chunk_size)
+    timings["kfac"] = clock() - t0
+    w_sq = float(w @ w)
+    last_sq = float(p.W2.ravel() @ p.W2.ravel() + p.b2 @ p.b2)
+    common = dict(
+        cross_entropy=ce, n_examples=n, n_classes=C,
+        prior_precisions=settings.prior_precisions, search_bounds=settings.search_bounds,
+    )
+    tables = [
+        evidence_rows(method="kfac", squared_norm=w_sq,
+                      eigenvalues=np.concatenate([f.ggn_eigenvalues() for f in factors]), **common),
+        evidence_rows(method="kfac_softmax_layer", squared_norm=last_sq,
+                      eigenvalues=factors[1].ggn_eigenvalues(), **common),
+    ]
+    if settings.exact_softmax_layer:
+        t0 = clock()
+        exact = curv.last_layer_ggn_eigenvalues(arch, w, X, settings.chunk_size)
+        timings["exact_softmax_layer"] = clock() - t0
+        tables.append(evidence_rows(method="exact_softmax_layer", squared_norm=last_sq, eigenvalues=exact, **common))
+    t0 = clock()
+    top = curv.sharpness(
+        arch, w, X, y, rng, tolerance=settings.sharpness_tolerance,
+        max_iterations=settings.sharpness_max_iterations, lanczos_vectors=settings.lanczos_vectors,
+    )
+    timings["sharpness"] = clock() - t0
+    t0 = clock()
+    trace = curv.ggn_trace(arch, w, X)
+    noise = curv.gradient_noise_scale(arch, w, X, y, l2=l2)
+    timings["trace_and_noise"] = clock() - t0
+    out = pd.concat(tables, ignore_index=True)
+    out["train_cross_entropy_summed"] = ce
+    out["sharpness"] = top.eigenvalue
+    out["sharpness_matvecs"] = top.matvecs
+    out["sharpness_converged"] = top.converged
+    out["ggn_trace"] = trace
+    out["kfac_ggn_trace"] = float(sum(f.ggn_eigenvalues().sum() for f in factors))
+    out["b_simple"] = noise.b_simple
+    out["gradient_trace_covariance"] = noise.trace_covariance
+    out["gradient_norm_squared"] = noise.gradient_norm_squared
+    return out
+
+
+def diverged_rows(settings: EvidenceSettings, n_examples: int, n_classes: int) -> pd.DataFrame:
+    """The rows of a run whose weights are not finite: every number ``nan``, one row per method
+    and grid precision (no maximum), so that the run is visible and counted downstream."""
+    null = null_log_evidence(n_examples, n_classes)
+    methods = METHODS if settings.exact_softmax_layer else METHODS[:2]
+    rows = [
+        dict(method=m, prior_precision=float(l), prior_kind="grid", prior_interior=False, n_parameters=-1,
+             null_log_evidence=null)
+        for m in methods for l in settings.prior_precisions
+    ]
+    out = pd.DataFrame(rows)
+    nan_columns = ("squared_norm", "depth", "occam_factor", "log_evidence", "log_evidence_ratio",
+                   "depth_per_example", "occam_factor_per_example", "log_evidence_per_example",
+                   "log_evidence_ratio_per_example", *RUN_COLUMNS)
+    for col in nan_columns:
+        out[col] = np.nan
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Which runs count, and the two claims
+
+
+def trained_mask(table: pd.DataFrame, failed_accuracy: float) -> pd.Series:
+    """True for runs that trained: status ``ok`` and final test accuracy above ``failed_accuracy``
+    (chance is 1/n_classes = 0.1 on ten classes)."""
+    return (table["status"] == "ok") & (table["test_accuracy"] > failed_accuracy)
+
+
+def select_evidence(table: pd.DataFrame, method: str, prior: str | float) -> pd.DataFrame:
+    """One row per run: ``method`` at the maximising precision (``prior="maximum"``) or at the grid
+    precision closest (in log) to the number ``prior``."""
+    rows = table[table["method"] == method]
+    if prior == "maximum":
+        rows = rows[rows["prior_kind"] == "maximum"]
+    else:
+        grid = rows[rows["prior_kind"] == "grid"]
+        values = np.unique(grid["prior_precision"].to_numpy())
+        if len(values) == 0:
+            return grid
+        nearest = values[np.argmin(np.abs(np.log(values) - math.log(float(prior))))]
+        rows = grid[np.isclose(grid["prior_precision"], nearest)]
+    return rows.reset_index(drop=True)
+
+
+#: The claims' statements (this project's extension, not the paper's).
+STATEMENT_RANKS = (
+    "The evidence of the minimum SGD ends in ranks trained runs like their test accuracy "
+    "(the paper's thesis, tested directly on every trained network)."
+)
+STATEMENT_PEAK = "The evidence peaks within one grid step of the accuracy-optimal batch size."
+EVIDENCE_COLUMN = "log_evidence_ratio_per_example"
+
+
+def _counts(table: pd.DataFrame, trained: pd.Series) -> str:
+    return f"{int(trained.sum())} trained runs; {int((~trained).sum())} failed to train (excluded)"
+
+
+def claim_evidence_ranks_runs(
+    table: pd.DataFrame, *, method: str, prior: str | float, failed_accuracy: float, min_spearman: float, min_runs: int
+) -> ClaimResult:
+    """Spearman rho of the per-example log evidence ratio with final test accuracy over every
+    trained run (one row per run) ``>= min_spearman``; fewer than ``min_runs`` trained runs:
+    not measured."""
+    criterion = (
+        f"Spearman rho(ln evidence ratio per example [{method}, lambda = {prior}], test accuracy) over "
+        f"trained runs >= {min_spearman:g} (at least {min_runs} runs; failed: diverged or test "
+        f"accuracy <= {failed_accuracy:g})"
+    )
+    rows = select_evidence(table, method, prior)
+    ok = trained_mask(rows, failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN])
+    result = dict(claim_id="mlp_evidence_ranks_runs", figure="evidence (b)", statement=STATEMENT_RANKS, criterion=criterion)
+    if int(ok.sum()) < min_runs:
+        return ClaimResult(**result, measured=f"{_counts(rows, ok)}: too few", verdict=NOT_MEASURED)
+    rho = float(stats.spearmanr(rows.loc[ok, EVIDENCE_COLUMN], rows.loc[ok, "test_accuracy"]).statistic)
+    verdict = HOLDS if np.isfinite(rho) and rho >= min_spearman else DOES_NOT_HOLD
+    measured = f"rho = {rho:.2f}; {_counts(rows, ok)}"
+    if "kfac_ggn_trace" in rows:
+        ratio = (rows.loc[ok, "kfac_ggn_trace"] / rows.loc[ok, "ggn_trace"]).median()
+        measured += f"; KFAC / exact Gauss-Newton trace: median {ratio:.3g}"
+    if prior == "maximum":
+        on_bound = int((ok & ~rows["prior_interior"].astype(bool)).sum())
+        measured += f"; {on_bound} of the trained runs have their evidence-maximising lambda on a search bound"
+    return ClaimResult(**result, measured=measured, verdict=verdict)
+
+
+CURVE_KEYS = ("n_train", "learning_rate", "momentum", "l2", "steps")
+
+
+def evidence_peaks(table: pd.DataFrame, *, method: str, prior: str | float, failed_accuracy: float,
+                   min_batch_sizes: int = 3) -> pd.DataFrame:
+    """Per curve (runs sharing :data:`CURVE_KEYS`), the batch size of the highest mean (over
+    trained seeds) evidence and of the highest mean test accuracy, and their distance in grid
+    steps (positions in the curve's sorted batch-size grid, failed batch sizes included).
+
+    Only batch sizes with at least one trained run compete; curves with fewer than
+    ``min_batch_sizes`` such batch sizes are left out.
+    """
+    rows = select_evidence(table, method, prior)
+    rows = rows.assign(trained=trained_mask(rows, failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN]))
+    out = []
+    for key, curve in rows.groupby(list(CURVE_KEYS), sort=True):
+        grid = np.sort(curve["batch_size"].unique())
+        good = curve[curve["trained"]].groupby("batch_size")[[EVIDENCE_COLUMN, "test_accuracy"]].mean()
+        if len(good) < min_batch_sizes:
+            continue
+        b_ev, b_acc = int(good[EVIDENCE_COLUMN].idxmax()), int(good["test_accuracy"].idxmax())
+        steps = abs(int(np.searchsorted(grid, b_ev)) - int(np.searchsorted(grid, b_acc)))
+        out.append(dict(zip(CURVE_KEYS, key), b_evidence=b_ev, b_accuracy=b_acc, grid_steps=steps,
+                        n_batch_sizes=len(good), n_failed=int((~curve["trained"]).sum())))
+    return pd.DataFrame(out, columns=[*CURVE_KEYS, "b_evidence", "b_accuracy", "grid_steps", "n_batch_sizes", "n_failed"])
+
+
+def claim_evidence_peaks_at_accuracy_optimum(
+    table: pd.DataFrame, *, method: str, prior: str | float, failed_accuracy: float,
+    max_grid_steps: int, min_fraction: float, min_batch_sizes: int,
+) -> ClaimResult:
+    """The evidence-maximising batch size lies within ``max_grid_steps`` grid steps of the
+    accuracy-maximising one on at least ``min_fraction`` of the curves (:func:`evidence_peaks`)."""
+    criterion = (
+        f"on >= {100 * min_fraction:.0f}% of the curves with >= {min_batch_sizes} trained batch sizes, "
+        f"argmax_B evidence [{method}, lambda = {prior}] within {max_grid_steps} grid step(s) of argmax_B test accuracy"
+    )
+    result = dict(claim_id="mlp_evidence_peaks_at_accuracy_optimum", figure="evidence (a)", statement=STATEMENT_PEAK,
+                  criterion=criterion)
+    peaks = evidence_peaks(table, method=method, prior=prior, failed_accuracy=failed_accuracy,
+                           min_batch_sizes=min_batch_sizes)
+    if peaks.empty:
+        return ClaimResult(**result, measured="no curve with enough trained batch sizes", verdict=NOT_MEASURED)
+    within = peaks["grid_steps"] <= max_grid_steps
+    fraction = float(within.mean())
+    parts = [f"{int(within.sum())}/{len(peaks)} curves within ({100 * fraction:.0f}%)"]
+    parts += [
+        f"N={r.n_train} eps={r.learning_rate:g} m={r.momentum:g}: B_ev={r.b_evidence}, B_acc={r.b_accuracy}"
+        for r in peaks.itertuples()
+    ]
+    parts.append(f"{int(peaks['n_failed'].sum())} failed runs excluded")
+    verdict = HOLDS if fraction >= min_fraction else DOES_NOT_HOLD
+    return ClaimResult(**result, measured="; ".join(parts), verdict=verdict)
+
+
+def evidence_claims(table: pd.DataFrame, claims: Mapping, failed_accuracy: float) -> list[ClaimResult]:
+    """Both claims from the aggregated table and the ``evidence.claims`` config section."""
+    method, prior = claims["method"], claims["prior_precision"]
+    return [
+        claim_evidence_ranks_runs(table, method=method, prior=prior, failed_accuracy=failed_accuracy,
+                                  min_spearman=claims["min_spearman"], min_runs=claims["min_runs"]),
+        claim_evidence_peaks_at_accuracy_optimum(
+            table, method=method, prior=prior, failed_accuracy=failed_accuracy,
+            max_grid_steps=claims["max_grid_steps"], min_fraction=claims["min_fraction"],
+            min_batch_sizes=claims["min_batch_sizes"]),
+    ]
+

@@ -1,0 +1,102 @@
+"""The evidence stage end to end through python -m snakemake on a tiny configuration: one
+evidence job per Figure 4 and sweep run, the aggregated table, the two claims and the three
+figures; plus what a dry run of the default configuration plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayes_sgd import mlp_evidence as me
+from bayes_sgd.claims import VERDICTS
+from bayes_sgd.tables import read_provenance, read_table
+from workflow_helpers import TINY_MLP, planned_jobs, snakemake, write_config
+
+SWEEP = {"momentum": 0.9, "l2": 0.0, "seeds": [0, 1]}
+TINY = {
+    "mlp": TINY_MLP,
+    "scaling": {
+        "untrained_accuracy": 0.15,
+        "bootstrap_replicates": 50,
+        "learning_rate_sweep": {**SWEEP, "n_train": 40, "steps_at_unit_learning_rate": 15,
+                                "curves": [{"learning_rate": 0.5, "batch_sizes": [1, 5, 40]}]},
+        "n_train_sweep": {**SWEEP, "learning_rate": 0.5, "steps": 30,
+                          "curves": [{"n_train": 20, "batch_sizes": [2, 5, 20]}, {"n_train": 40, "batch_sizes": [1, 5, 40]}]},
+        "momentum_sweep": {"n_train": 40, "learning_rate": 0.5, "l2": 0.0, "steps": 30, "seeds": [0, 1],
+                           "curves": [{"momentum": 0.9, "batch_sizes": [1, 5, 40]}]},
+    },
+    "evidence": {"exact_softmax_layer": {"runs": "figure_4", "seeds": [0]},
+                 "claims": {"min_runs": 3, "min_batch_sizes": 2}},
+    "plot": {"formats": ["png"], "dpi": 50},
+}
+EVIDENCE = "results/evidence/mnist5k"
+FIGURES = [f"results/figures/{name}.png" for name in ("evidence_vs_batch_size", "evidence_vs_accuracy", "b_simple_vs_optimum")]
+TARGETS = [f"{EVIDENCE}/evidence.parquet", f"{EVIDENCE}/claims.parquet", f"{EVIDENCE}/peaks.parquet", *FIGURES]
+# Figure 4 (3 B x 2 seeds, = the eps 0.5 and m 0.9 curves and N = 40 curve) + N = 20 (3 B x 2 seeds)
+N_RUNS = 12
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("evidence")
+    write_config(path, TINY)
+    snakemake(path, "--cores", "2", *TARGETS)
+    return path
+
+
+def test_dry_run_plans_one_evidence_job_per_run(tmp_path):
+    write_config(tmp_path, TINY)
+    jobs = planned_jobs(tmp_path, *TARGETS)
+    assert jobs["compute_mlp_evidence"] == N_RUNS
+    assert jobs["train_mlp"] == N_RUNS
+    assert jobs["collect_mlp_evidence"] == 1 and jobs["assess_evidence_claims"] == 1
+    assert jobs["plot_evidence_figure"] == 3
+
+
+def test_default_config_plans_evidence_for_every_figure_4_and_sweep_run(tmp_path):
+    write_config(tmp_path)
+    jobs = planned_jobs(tmp_path, f"{EVIDENCE}/evidence.parquet")
+    assert jobs["compute_mlp_evidence"] == jobs["train_mlp"]
+    assert jobs["compute_mlp_evidence"] > 100
+
+
+@pytest.mark.slow
+def test_evidence_tables_claims_and_figures(workdir):
+    table = read_table(workdir / f"{EVIDENCE}/evidence.parquet")
+    keys = ["n_train", "learning_rate", "momentum", "batch_size", "l2", "steps", "seed"]
+    runs = table.drop_duplicates(keys)
+    assert len(runs) == N_RUNS
+    assert int(runs["figure_4"].sum()) == 6
+    for col in ("method", "prior_precision", "prior_kind", "depth", "occam_factor", "log_evidence",
+                "null_log_evidence", "log_evidence_ratio", "log_evidence_ratio_per_example", "sharpness",
+                "ggn_trace", "b_simple", "status", "test_accuracy", "dataset"):
+        assert col in table.columns, col
+    ok = table[table["status"] == "ok"]
+    assert np.allclose(ok["log_evidence"], ok["depth"] - ok["occam_factor"])
+    assert np.allclose(table["null_log_evidence"], -table["n_train"] * np.log(10))
+    # grid: 1e-4 ... 1e2, one per decade (7) + the maximum, per method
+    per_run = ok.groupby(keys)["method"].value_counts().unstack()
+    assert (per_run["kfac"] == 8).all() and (per_run["kfac_softmax_layer"] == 8).all()
+    exact = ok[ok["method"] == "exact_softmax_layer"].drop_duplicates(keys)
+    assert set(exact["seed"]) <= {0} and set(exact["n_train"]) == {40}
+    trained = runs["figure_4"] & (runs["seed"] == 0) & (runs["status"] == "ok") & (runs["test_accuracy"] > 0.15)
+    assert len(exact) == int(trained.sum()) >= 1
+    one = workdir / "results/evidence/runs/mnist5k/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
+    provenance = read_provenance(one)["provenance"]
+    assert provenance["run"]["batch_size"] == 5 and "settings" in provenance and "status" in provenance
+    claims = read_table(workdir / f"{EVIDENCE}/claims.parquet")
+    assert list(claims["claim_id"]) == ["mlp_evidence_ranks_runs", "mlp_evidence_peaks_at_accuracy_optimum"]
+    assert set(claims["verdict"]) <= set(VERDICTS)
+    assert all("failed" in m or "curve" in m for m in claims["measured"])
+    for figure in FIGURES:
+        assert (workdir / figure).stat().st_size > 0
+    # A second dry run plans nothing.
+    assert planned_jobs(workdir, *TARGETS) == {}
+
+
+@pytest.mark.parametrize("claims, key", [({"method": "hessian"}, "evidence.claims.method"),
+                                         ({"prior_precision": "largest"}, "evidence.claims.prior_precision")])
+def test_bad_evidence_config_names_the_key(tmp_path, claims, key):
+    write_config(tmp_path, {**TINY, "evidence": {"claims": claims}})
+    out = snakemake(tmp_path, "-n", *TARGETS, check=False)
+    assert out.returncode != 0 and f"Invalid configuration: {key}" in out.stdout

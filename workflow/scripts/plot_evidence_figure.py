@@ -1,0 +1,27 @@
+"""Draw one evidence figure from the aggregated evidence table (rule plot_evidence_figure)."""
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from bayes_sgd import figures_evidence as fe
+from bayes_sgd.logging_setup import script_logger
+from bayes_sgd.tables import read_table, write_atomic
+
+log = script_logger(snakemake)
+p = snakemake.params
+table = read_table(snakemake.input.evidence)
+options = dict(failed_accuracy=p.failed_accuracy, title=p.title)
+choice = dict(method=p.claims["method"], prior=p.claims["prior_precision"])
+figure = snakemake.wildcards.figure
+if figure == "evidence_vs_batch_size":
+    fig = fe.plot_evidence_vs_batch_size(table, **choice, **options)
+elif figure == "evidence_vs_accuracy":
+    fig = fe.plot_evidence_vs_accuracy(table, **choice, **options)
+else:
+    optima = pd.concat([read_table(path) for path in snakemake.input.optima], ignore_index=True)
+    fig = fe.plot_b_simple_vs_optimum(table, optima, **options)
+for path in snakemake.output.figure:
+    fmt = path.rsplit(".", 1)[-1]
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=p.dpi))
+    log.info("wrote %s", path)
+plt.close(fig)
