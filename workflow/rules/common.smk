@@ -157,7 +157,7 @@ RUN_WILDCARDS = "{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_siz
 
 def evidence_path(run):
     """The evidence table of one run (a bayes_sgd.sweeps.Run) of the configured dataset."""
-    return run_path(DATASET, *(getattr(run, k) for k in Run.__dataclass_fields__)).replace(
+    return sweeps.run_path(DATASET, run).replace(
         "results/runs/", "results/evidence/runs/"
     )
 
@@ -172,7 +172,7 @@ def exact_softmax_runs():
     """The evidence tables of the runs that get the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
     exact = config["evidence"]["exact_softmax_layer"]
     figure_4 = figure_runs(config["mlp"], ["figure_4"])
-    every = set(figure_4) | {r for s in SWEEP_SECTIONS for r in sweep_runs(config["scaling"], s)}
+    every = set(figure_4) | {r for s in SWEEPS for r in sweeps.sweep_runs(config["scaling"], s)}
     runs = {"none": [], "figure_4": figure_4, "all": every}[exact["runs"]]
     return frozenset(evidence_path(r) for r in runs if exact["seeds"] is None or r.seed in exact["seeds"])
 

@@ -6,7 +6,7 @@
 EVIDENCE = config["evidence"]
 EVIDENCE_DIR = f"results/evidence/{DATASET}"
 EVIDENCE_RUNS = sorted(
-    set(figure_runs(config["mlp"], ["figure_4"])) | {r for s in SWEEP_SECTIONS for r in sweep_runs(config["scaling"], s)}
+    set(figure_runs(config["mlp"], ["figure_4"])) | {r for s in SWEEPS for r in sweeps.sweep_runs(config["scaling"], s)}
 )
 
 
@@ -109,24 +109,24 @@ rule plot_evidence_figure:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",
         # the sweeps' optimum batch sizes, for the B_simple figure only
         optima=lambda wildcards: (
-            expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEP_SECTIONS)
+            expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS)
             if wildcards.figure == "b_simple_vs_optimum"
             else []
         ),
         code=code("plot_evidence_figure"),
     output:
         figure=report_figure(
-            expand("results/figures/{{figure}}.{ext}", ext=config["plot"]["formats"]),
+            expand(f"results/figures/{DATASET}/{{{{figure}}}}.{{ext}}", ext=config["plot"]["formats"]),
             "plot_evidence_figure",
             "Beyond the paper: the evidence of trained networks",
         ),
     params:
-        title=lambda wildcards: EVIDENCE_FIGURES[wildcards.figure],
+        title=lambda wildcards: figure_title(EVIDENCE_FIGURES[wildcards.figure]),
         claims=EVIDENCE["claims"],
         failed_accuracy=EVIDENCE["failed_accuracy"],
         dpi=config["plot"]["dpi"],
     log:
-        "logs/plot_evidence_figure/{figure}.log",
+        f"logs/plot_evidence_figure/{DATASET}/{{figure}}.log",
     conda:
         CONDA_ENV
     localrule: True

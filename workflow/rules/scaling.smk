@@ -114,6 +114,8 @@ rule summarise_claims:
         n_train_fits=f"{SCALING_DIR}/n_train/fits.parquet",
         momentum_fits=f"{SCALING_DIR}/momentum/fits.parquet",
         gradient_noise=f"{FIGURE_9_TABLE}_summary.parquet",
+        # the evidence claims, judged once by rule assess_evidence_claims (evidence.smk)
+        evidence_claims=f"results/evidence/{DATASET}/claims.parquet",
         # and the optima of every sweep, for the report's table
         optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS),
         code=code("summarise_claims"),

@@ -17,6 +17,13 @@ thresholds = claims.ClaimThresholds(**p.thresholds)
 paths = {name: inp[name] for name in claims.TABLES}
 tables = {name: read_table(path) for name, path in paths.items()}
 results = claims.evaluate_claims(tables, thresholds)
+# The evidence of the trained networks [our extension]: verdicts judged by rule
+# assess_evidence_claims, reported here as they are (never re-evaluated).
+results += [
+    claims.ClaimResult(**{**row, "tables": row.get("tables") or "evidence_claims"})
+    for row in read_table(inp.evidence_claims).to_dict("records")
+]
+paths["evidence_claims"] = inp.evidence_claims
 for r in results:
     log.info("%s: %s (%s)", r.claim_id, r.verdict, r.measured)
 
