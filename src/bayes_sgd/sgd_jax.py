@@ -161,6 +161,17 @@ def make_evaluate(arch: Architecture, precision):
     return jax.jit(chunk)
 
 
+def evaluate_in_chunks(chunk, w, X, y, eval_chunk: int) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``w`` on ``X, y``, ``eval_chunk`` examples per call of
+    the compiled ``chunk`` (from :func:`make_evaluate`), summed on the host."""
+    correct, total = 0, 0.0
+    for start in range(0, X.shape[0], eval_chunk):
+        k, s = chunk(w, X[start : start + eval_chunk], y[start : start + eval_chunk])
+        correct += int(k)
+        total += float(s)
+    return correct / X.shape[0], total / X.shape[0]
+
+
 def train(
     arch: Architecture,
     X_train: np.ndarray,
@@ -202,12 +213,7 @@ def train(
     chunk = make_evaluate(arch, prec)
 
     def evaluate(w, X, y):
-        correct, total = 0, 0.0
-        for start in range(0, X.shape[0], c.eval_chunk):
-            k, s = chunk(w, X[start : start + c.eval_chunk], y[start : start + c.eval_chunk])
-            correct += int(k)
-            total += float(s)
-        return correct / X.shape[0], total / X.shape[0]
+        return evaluate_in_chunks(chunk, w, X, y, c.eval_chunk)
 
     eval_at = evaluation_steps(c.steps, c.eval_points)
     state = checkpoint.load() if checkpoint is not None else None
@@ -305,12 +311,7 @@ def train_seeds(
     chunk = make_evaluate(arch, prec)
 
     def evaluate(w, X, y):
-        correct, total = 0, 0.0
-        for start in range(0, X.shape[0], c.eval_chunk):
-            k, s = chunk(w, X[start : start + c.eval_chunk], y[start : start + c.eval_chunk])
-            correct += int(k)
-            total += float(s)
-        return correct / X.shape[0], total / X.shape[0]
+        return evaluate_in_chunks(chunk, w, X, y, c.eval_chunk)
 
     def measure(w):
         if not bool(jnp.all(jnp.isfinite(w))):
