@@ -30,7 +30,7 @@ TINY = {
     "plot": {"formats": ["png"], "dpi": 50},
 }
 EVIDENCE = "results/evidence/mnist5k"
-FIGURES = [f"results/figures/{name}.png" for name in ("evidence_vs_batch_size", "evidence_vs_accuracy", "b_simple_vs_optimum")]
+FIGURES = [f"results/figures/mnist5k/{name}.png" for name in ("evidence_vs_batch_size", "evidence_vs_accuracy", "b_simple_vs_optimum")]
 TARGETS = [f"{EVIDENCE}/evidence.parquet", f"{EVIDENCE}/claims.parquet", f"{EVIDENCE}/peaks.parquet", *FIGURES]
 # Figure 4 (3 B x 2 seeds, = the eps 0.5 and m 0.9 curves and N = 40 curve) + N = 20 (3 B x 2 seeds)
 N_RUNS = 12

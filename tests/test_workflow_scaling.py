@@ -268,14 +268,18 @@ def test_figures_and_claims_report(workdir):
         assert (workdir / f"{FIGURES}/{name}.png").stat().st_size > 5000, name
     summary = (workdir / f"{SUMMARY}/summary.md").read_text()
     table = read_table(workdir / f"{SUMMARY}/claims.parquet")
-    assert list(table["claim_id"]) == list(claims.CLAIMS)
+    # the paper's claims in order, then the evidence claims judged by rule assess_evidence_claims
+    evidence = read_table(workdir / "results/evidence/mnist5k/claims.parquet")
+    assert list(table["claim_id"]) == list(claims.CLAIMS) + list(evidence["claim_id"])
+    assert list(evidence["claim_id"]) == ["mlp_evidence_ranks_runs", "mlp_evidence_peaks_at_accuracy_optimum"]
+    statements = {**{k: c.statement for k, c in claims.CLAIMS.items()}, **dict(zip(evidence["claim_id"], evidence["statement"]))}
     assert set(table["verdict"]) <= set(claims.VERDICTS)
     for _, row in table.iterrows():  # one line per claim, with its statement and exactly one verdict
         lines = [line for line in summary.splitlines() if f"`{row['claim_id']}`" in line]
         assert len(lines) == 1
         cells = [c.strip() for c in lines[0].strip("|").split(" | ")]
         assert cells[-1].strip("*") == row["verdict"]
-        assert claims.CLAIMS[row["claim_id"]].statement in lines[0]
+        assert statements[row["claim_id"]] in lines[0]
     # the N rule is claimed above N = 20,000: not reachable on mnist5k
     n_rule = table.set_index("claim_id").loc["optimum_proportional_to_training_set_size"]
     assert n_rule["verdict"] == claims.NOT_MEASURED
@@ -286,7 +290,7 @@ def test_figures_and_claims_report(workdir):
     assert sum(c.startswith("m = ") for c in curves) == 2
     html = (workdir / f"{SUMMARY}/summary.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and html.count("<code>") >= len(claims.CLAIMS)
-    for name in claims.TABLES:  # the report names the file behind every claim
+    for name in [*claims.TABLES, "evidence_claims"]:  # the report names the file behind every claim
         assert f"`{name}`" in summary
 
 

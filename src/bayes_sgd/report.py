@@ -159,8 +159,19 @@ def report_context(
         optima=optima_frame(optima),
         fits=fits_frame(fits),
         sweeps=list(sweeps),
-        tables=[dict(name=name, path=table_paths.get(name, "not given"), holds=TABLES[name]) for name in TABLES],
+        tables=[
+            dict(name=name, path=table_paths.get(name, "not given"), holds=holds)
+            for name, holds in REPORTED_TABLES.items()
+            if name in TABLES or name in table_paths
+        ],
     )
+
+
+# The claims' input tables, then the tables whose verdicts the report shows as judged elsewhere.
+REPORTED_TABLES: dict[str, str] = {
+    **TABLES,
+    "evidence_claims": "verdicts of the claims on the trained networks' evidence [our extension] (rule assess_evidence_claims)",
+}
 
 
 def _markdown_cells(frame: pd.DataFrame) -> pd.DataFrame:
