@@ -73,7 +73,10 @@ def test_every_init_scheme_has_its_variance(scheme):
     arch = mlp.Architecture(n_inputs=400, n_hidden=300, n_classes=10)
     W1 = arch.unpack(mlp.initialise(arch, np.random.default_rng(1), scheme)).W1
     fan_in, fan_out = W1.shape
-    expected = 2.0 / (fan_in + fan_out) if scheme.startswith("glorot") else 2.0 / fan_in
+    if scheme == "pytorch_default":
+        expected = 1.0 / (3.0 * fan_in)  # U(-a, a) with a = 1 / sqrt(fan_in)
+    else:
+        expected = 2.0 / (fan_in + fan_out) if scheme.startswith("glorot") else 2.0 / fan_in
     assert W1.var() == pytest.approx(expected, rel=0.03)
 
 

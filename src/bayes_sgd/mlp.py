@@ -16,6 +16,12 @@ section 1). Back-propagation with ``dz_i = (p_i - onehot(y_i)) / B``:
     dh = (dz W2^T) * [h > 0],
     dL/dW1 = x^T dh,   dL/db1 = sum_i dh_i.
 
+Loss normalisation (:data:`LOSS_NORMALISATIONS`, PAPER.md section 3; the stated one is the
+default): ``batch`` is the mean above. ``batch_and_classes`` **[our choice, an option]** is
+what a ``reduce_mean`` over the ``B x C`` matrix of per-class terms ``-onehot(y_i)_k ln p_ik``
+gives, ``L / C``: the same back-propagation with ``dz_i = (p_i - onehot(y_i)) / (B C)``, so
+its gradient is the stated one divided by ``C`` (10 for MNIST).
+
 Layout. All parameters live in one flat vector ``w`` (``float32`` for SGD, ``float64`` for the
 gradient checks) in the order ``W1, b1, W2, b2``; the matrices are Fortran-ordered views into
 it. One flat vector lets the trainer update every parameter with a single BLAS ``axpy``, and
@@ -24,7 +30,11 @@ copies.
 
 Initialisation (not given by the paper; PAPER.md section 3 **[our choice]**): Glorot-uniform
 weights, ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010), and
-zero biases. Other schemes are selectable by name (:data:`WEIGHT_INITS`).
+zero biases. Other schemes are selectable by name (:data:`WEIGHT_INITS`): Glorot-normal,
+He-uniform and He-normal (weights only, biases constant), and ``pytorch_default``, PyTorch's
+``nn.Linear`` default, which draws the biases too: weights and biases ``U(-a, a)`` with
+``a = 1 / sqrt(fan_in)``. ``init_scale`` (default 1) multiplies the drawn weight matrices,
+not the biases, to probe the dependence on the initial weight scale.
 """
 
 from __future__ import annotations
@@ -35,7 +45,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas
 
-WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "pytorch_default")
+#: How the batch loss is normalised: by ``B`` (stated, the default) or by ``B`` and the classes.
+LOSS_NORMALISATIONS = ("batch", "batch_and_classes")
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ def initialise(
     weight_init: str = "glorot_uniform",
     bias_init: float = 0.0,
     dtype=np.float32,
+    init_scale: float = 1.0,
 ) -> np.ndarray:
     """A flat parameter vector drawn from ``rng``.
 
@@ -98,15 +111,32 @@ def initialise(
     - ``glorot_uniform``: ``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))`` (default);
     - ``glorot_normal``: ``N(0, 2 / (fan_in + fan_out))``;
     - ``he_uniform``: ``U(-a, a)``, ``a = sqrt(6 / fan_in)``;
-    - ``he_normal``: ``N(0, 2 / fan_in)``.
+    - ``he_normal``: ``N(0, 2 / fan_in)``;
+    - ``pytorch_default``: PyTorch ``nn.Linear``'s default (``kaiming_uniform_`` with
+      ``a = sqrt(5)``, and its bias rule): weights **and biases** ``U(-a, a)``,
+      ``a = 1 / sqrt(fan_in)``; ``bias_init`` is ignored.
 
-    Biases are set to ``bias_init``. The draws are made in float64 (first ``W1``, then ``W2``)
-    and then cast, so a float64 and a float32 network from the same seed agree to rounding.
+    The draws are made in float64 and then cast, so a float64 and a float32 network from the
+    same seed agree to rounding. Draw order: ``W1``, then ``W2``, for the first four schemes
+    (biases set to ``bias_init``, not drawn); ``W1, b1, W2, b2`` for ``pytorch_default``.
+
+    ``init_scale`` (> 0) then multiplies both weight matrices (not the biases), in ``dtype``
+    after the cast, so the result is exactly ``init_scale`` times the unscaled one (as a
+    ``dtype`` product); at 1 no multiply is made.
     """
     if weight_init not in WEIGHT_INITS:
         raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
+    if not (math.isfinite(init_scale) and init_scale > 0.0):
+        raise ValueError(f"init_scale must be positive and finite, got {init_scale!r}")
     flat = np.empty(arch.n_params, dtype=dtype)
     p = arch.unpack(flat)
+    if weight_init == "pytorch_default":
+        for W, bias in ((p.W1, p.b1), (p.W2, p.b2)):
+            a = 1.0 / math.sqrt(W.shape[0])  # fan_in
+            W[...] = rng.uniform(-a, a, size=W.shape)
+            bias[...] = rng.uniform(-a, a, size=bias.shape)
+        _scale_weights(p, init_scale)
+        return flat
     for W in (p.W1, p.W2):
         fan_in, fan_out = W.shape
         if weight_init == "glorot_uniform":
@@ -121,7 +151,15 @@ def initialise(
             W[...] = rng.normal(0.0, math.sqrt(2.0 / fan_in), size=W.shape)
     p.b1[...] = bias_init
     p.b2[...] = bias_init
+    _scale_weights(p, init_scale)
     return flat
+
+
+def _scale_weights(p: Parameters, init_scale: float) -> None:
+    """``W1, W2 <- init_scale * W`` in place (in their own dtype); nothing at ``init_scale == 1``."""
+    if init_scale != 1.0:
+        for W in (p.W1, p.W2):
+            W *= W.dtype.type(init_scale)
 
 
 def scale_pixels(pixels: np.ndarray, scale: float = 255.0, dtype=np.float32) -> np.ndarray:
@@ -190,16 +228,27 @@ class GradientWorkspace:
     The weight gradients are produced by BLAS ``gemm`` calls that write straight into the
     caller's buffer with ``C <- beta C + A B``, so ``beta = m`` fuses the momentum update
     ``v <- m v + g`` into the back-propagation (no separate pass over the gradient).
+
+    ``normalisation`` (:data:`LOSS_NORMALISATIONS`): ``batch`` (stated, default) computes the
+    mean cross-entropy ``L`` and its gradient; ``batch_and_classes`` computes ``L / C`` and its
+    gradient (``dz = (p - onehot) / (B C)``), the loss a ``reduce_mean`` over the ``B x C``
+    per-class terms minimises.
     """
 
-    def __init__(self, arch: Architecture, batch_size: int, dtype=np.float32):
+    def __init__(self, arch: Architecture, batch_size: int, dtype=np.float32, normalisation: str = "batch"):
         self.arch = arch
         self.batch_size = b = int(batch_size)
         self.dtype = dt = np.dtype(dtype)
         if b < 1:
             raise ValueError("batch_size must be at least 1")
+        if normalisation not in LOSS_NORMALISATIONS:
+            raise ValueError(f"loss_normalisation must be one of {LOSS_NORMALISATIONS}, got {normalisation!r}")
+        self.normalisation = normalisation
         d, h, c = arch.n_inputs, arch.n_hidden, arch.n_classes
+        # dz = (p - onehot) * dz_scale; the stated 1 / B is computed exactly as it always was
+        self.dz_scale = 1.0 / b if normalisation == "batch" else 1.0 / (b * c)
         self.gemm, self.gemv, self.axpy = _blas(dt)
+        self.scal = blas.get_blas_funcs("scal", dtype=dt)
         # Batch inputs, C-ordered [B, d]: their transpose is a Fortran-ordered [d, B] matrix.
         self.x = np.empty((b, d), dtype=dt)
         self.y = np.empty(b, dtype=np.intp)
@@ -225,11 +274,13 @@ class GradientWorkspace:
     def gradient(self, w: np.ndarray, out: np.ndarray, beta: float = 0.0) -> float:
         """Set ``out <- beta * out + grad L(w)`` on the loaded batch; return ``L(w)``.
 
-        ``L`` is the mean cross-entropy of the batch at ``w``, before any update. ``out`` is a
+        ``L`` is the mean cross-entropy of the batch at ``w``, before any update (divided by
+        ``C`` under ``batch_and_classes``: the returned value is the loss whose gradient this
+        is, the one minimised). ``out`` is a
         flat vector laid out like ``w``. With ``beta = 0`` the previous content of ``out`` is
         ignored (BLAS semantics), so ``out`` need not be initialised.
         """
-        arch, b = self.arch, self.batch_size
+        arch = self.arch
         gemm, gemv = self.gemm, self.gemv
         p = arch.unpack(w)
         g = arch.unpack(out)
@@ -243,16 +294,18 @@ class GradientWorkspace:
         np.copyto(Z, p.b2)
         gemm(1.0, H, p.W2, 1.0, Z, overwrite_c=1)
 
-        # Softmax cross-entropy; Z becomes dz = (p - onehot(y)) / B in place.
+        # Softmax cross-entropy; Z becomes dz = (p - onehot(y)) / B (or / (B C)) in place.
         np.max(Z, axis=1, out=self.zmax)
         Z -= self.zmax[:, None]
         picked = Z[self.rows, self.y]  # shifted logit of the true class, [B]
         np.exp(Z, out=Z)
         np.sum(Z, axis=1, out=self.zsum)
         loss = float(np.mean(np.log(self.zsum, dtype=np.float64) - picked))
+        if self.normalisation == "batch_and_classes":
+            loss /= arch.n_classes
         Z /= self.zsum[:, None]
         Z[self.rows, self.y] -= 1.0
-        Z *= 1.0 / b
+        Z *= self.dz_scale
 
         # Backward, writing beta * out + gradient into the output views.
         gemm(1.0, H, Z, beta, g.W2, trans_a=1, overwrite_c=1)
@@ -270,9 +323,14 @@ class GradientWorkspace:
         return loss
 
 
-def loss_and_gradient(arch: Architecture, w: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of ``(X, y)`` at ``w`` and its gradient (a fresh flat vector)."""
-    ws = GradientWorkspace(arch, X.shape[0], dtype=w.dtype)
+def loss_and_gradient(
+    arch: Architecture, w: np.ndarray, X: np.ndarray, y: np.ndarray, normalisation: str = "batch"
+) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of ``(X, y)`` at ``w`` and its gradient (a fresh flat vector).
+
+    Under ``normalisation = "batch_and_classes"`` both are divided by ``n_classes``.
+    """
+    ws = GradientWorkspace(arch, X.shape[0], dtype=w.dtype, normalisation=normalisation)
     ws.load(X, y)
     grad = np.empty_like(w)
     loss = ws.gradient(w, grad, beta=0.0)

@@ -12,8 +12,25 @@ with the learning rate ``eps`` constant (never decayed, not scaled with ``B``). 
 term is in that summed-cost convention, ``(l2/N) w``, and it applies to every parameter, the
 biases too (the Gaussian prior of section 1) **[our choice]**.
 
+Options for what the paper leaves open (:class:`TrainingConfig`; each defaults to the stated
+protocol above, and with all defaults the arithmetic is exactly the stated one):
+
+- ``loss_normalisation``: ``batch`` (stated) is the mean over the batch; ``batch_and_classes``
+  divides the loss and its gradient by a further ``C = n_classes`` (what a ``reduce_mean`` over
+  the ``B x C`` loss matrix gives), so the batch term of ``g`` is the stated one ``/ C``; the
+  L2 term is not divided (:class:`bayes_sgd.mlp.GradientWorkspace`).
+- ``momentum_form``, with ``g`` as above: ``heavy_ball`` (stated) is the rule above;
+  ``dampened`` is ``v <- m v + (1 - m) g; w <- w - eps v``; ``nesterov`` (PyTorch's form) is
+  ``v <- m v + g; w <- w - eps (g + m v)`` with the new ``v`` (:func:`sgd_step`).
+- ``weight_init`` and ``init_scale``: the initialisation scheme and a factor on the drawn
+  weight matrices (:func:`bayes_sgd.mlp.initialise`).
+- ``batch_sampling``: ``uniform`` (stated, below) or ``epoch_shuffle`` (:class:`EpochSampler`).
+
 Batches: every step draws ``B`` distinct training examples uniformly at random, independently
-of the other steps (:func:`sample_batch`); ``B = N`` is the full training set every step.
+of the other steps (:func:`sample_batch`); ``B = N`` is the full training set every step. Under
+``batch_sampling = epoch_shuffle`` the steps instead walk through a stream of independent
+random permutations of the training set, one per epoch (:class:`EpochSampler`), so every ``N``
+consecutive draws visit every example once; ``B = N`` is again the full set every step.
 
 Randomness: the run seed feeds a :class:`numpy.random.SeedSequence` whose two children draw the
 initialisation and the batches. The training subset itself is chosen elsewhere (its own seed),
@@ -26,7 +43,9 @@ the step at which that was seen, and never raises.
 All arithmetic in the hot loop is in ``float32`` and allocation-free: the momentum update is
 fused into the gradient's BLAS ``gemm`` (``v <- m v + x^T dh``, see
 :class:`bayes_sgd.mlp.GradientWorkspace`), then one ``axpy`` adds the L2 term and one ``axpy``
-moves the weights, all on a single flat parameter vector.
+moves the weights, all on a single flat parameter vector. The ``dampened`` and ``nesterov``
+forms compute ``g`` into a buffer of its own and combine it with ``scal`` and ``axpy`` (two
+and three more passes over the parameters than ``heavy_ball``).
 """
 
 from __future__ import annotations
@@ -58,6 +77,13 @@ CURVE_COLUMNS = (
 )
 CONFIG_COLUMNS = ("n_train", "learning_rate", "momentum", "batch_size", "l2", "steps", "seed")
 
+#: The values of the protocol options; the first of each is the stated protocol (the default).
+LOSS_NORMALISATIONS = mlp.LOSS_NORMALISATIONS
+MOMENTUM_FORMS = ("heavy_ball", "dampened", "nesterov")
+BATCH_SAMPLINGS = ("uniform", "epoch_shuffle")
+INPUT_RANGES = ("unit", "symmetric")
+TEST_SETS = ("test", "test_and_unused_train")
+
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -65,6 +91,13 @@ class TrainingConfig:
 
     ``eval_points`` log-spaced evaluations between step 1 and ``steps`` (plus step 0 and the
     last step, see :func:`evaluation_steps`); ``eval_chunk`` rows are evaluated at a time.
+
+    Protocol options (module docstring; the defaults are the stated protocol):
+    ``loss_normalisation`` in :data:`LOSS_NORMALISATIONS`, ``momentum_form`` in
+    :data:`MOMENTUM_FORMS`, ``weight_init`` in :data:`bayes_sgd.mlp.WEIGHT_INITS` (with
+    ``bias_init``, ignored by ``pytorch_default``), ``init_scale > 0`` and ``batch_sampling`` in
+    :data:`BATCH_SAMPLINGS`. The curves record the loss-independent metrics whatever the
+    normalisation: ``*_cross_entropy`` is always the mean per-example cross-entropy.
     """
 
     learning_rate: float
@@ -77,6 +110,10 @@ class TrainingConfig:
     bias_init: float = 0.0
     eval_points: int = 25
     eval_chunk: int = 1000
+    loss_normalisation: str = "batch"
+    momentum_form: str = "heavy_ball"
+    init_scale: float = 1.0
+    batch_sampling: str = "uniform"
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -89,6 +126,16 @@ class TrainingConfig:
             raise ValueError("learning_rate must be positive")
         if self.l2 < 0.0:
             raise ValueError("l2 must be non-negative")
+        for name, allowed in (
+            ("loss_normalisation", LOSS_NORMALISATIONS),
+            ("momentum_form", MOMENTUM_FORMS),
+            ("weight_init", mlp.WEIGHT_INITS),
+            ("batch_sampling", BATCH_SAMPLINGS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not (math.isfinite(self.init_scale) and self.init_scale > 0.0):
+            raise ValueError(f"init_scale must be positive and finite, got {self.init_scale!r}")
 
 
 @dataclass(frozen=True)
@@ -141,24 +188,104 @@ def sample_batch(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarra
     return rng.choice(n, size=batch_size, replace=False, shuffle=False)
 
 
+class EpochSampler:
+    """Epoch-wise reshuffling without replacement (``batch_sampling = epoch_shuffle``).
+
+    The examples form a stream ``pi_0, pi_1, ...`` of independent uniformly random permutations
+    of ``range(n)``, one per epoch; step ``s`` (1-based) takes elements ``(s-1) B .. s B - 1``
+    of the stream. So every ``n`` consecutive draws from the start visit every example exactly
+    once. A batch that straddles an epoch boundary (``B`` not dividing ``n``) takes the end of
+    ``pi_e`` and the start of ``pi_{e+1}``, and may then hold one example twice (its mean
+    gradient counts it twice).
+
+    Stateless in the step: the permutation of epoch ``e`` (0-based) is
+    ``default_rng(SeedSequence(entropy=seq.entropy, spawn_key=seq.spawn_key + (e,))).permutation(n)``
+    with ``seq`` the run's batch seed sequence (:func:`run_seeds`), i.e. the ``e``-th child
+    that ``seq.spawn`` would return, built directly without spawning. A step's batch is thus a
+    function of the seed and the step alone, and a run resumed from a checkpoint takes the same
+    batches without any saved sampler state. The permutations of the current and the next epoch
+    are cached (at most two are kept).
+
+    ``batch(step)`` returns a view into the cached permutation (do not write into it), or a
+    fresh array for a batch that straddles two epochs. The trainer does not use the sampler
+    when ``B = n``: it takes the full set in index order every step, as under ``uniform``.
+    """
+
+    def __init__(self, seq: np.random.SeedSequence, n: int, batch_size: int):
+        if not 1 <= batch_size <= n:
+            raise ValueError(f"batch_size must lie in [1, n={n}], got {batch_size}")
+        self.seq, self.n, self.batch_size = seq, int(n), int(batch_size)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def permutation(self, epoch: int) -> np.ndarray:
+        """The permutation ``pi_epoch`` of ``range(n)`` (cached; do not write into it)."""
+        perm = self._cache.get(epoch)
+        if perm is None:
+            child = np.random.SeedSequence(
+                entropy=self.seq.entropy,
+                spawn_key=(*self.seq.spawn_key, int(epoch)),
+                pool_size=self.seq.pool_size,
+            )
+            perm = np.random.default_rng(child).permutation(self.n)
+            self._cache = {e: p for e, p in self._cache.items() if e in (epoch - 1, epoch + 1)}
+            self._cache[epoch] = perm
+        return perm
+
+    def batch(self, step: int) -> np.ndarray:
+        """The indices of step ``step`` (1-based): stream elements ``(step-1) B .. step B - 1``."""
+        if step < 1:
+            raise ValueError(f"steps count from 1, got {step}")
+        n, b = self.n, self.batch_size
+        start = (step - 1) * b
+        epoch, offset = divmod(start, n)
+        if offset + b <= n:
+            return self.permutation(epoch)[offset : offset + b]
+        head = self.permutation(epoch)[offset:]
+        return np.concatenate([head, self.permutation(epoch + 1)[: b - len(head)]])
+
+
 def training_data(
-    dataset: pd.DataFrame, subset: np.ndarray, pixel_scale: float = 255.0, dtype=np.float32
+    dataset: pd.DataFrame,
+    subset: np.ndarray,
+    pixel_scale: float = 255.0,
+    dtype=np.float32,
+    input_range: str = "unit",
+    test_set: str = "test",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_train, y_train, X_test, y_test)`` for one run.
 
     ``dataset`` is a dataset table (:mod:`bayes_sgd.datasets`); ``subset`` indexes its train
-    split (the seeded N-image training subset); the test set is the whole test split. Pixels
-    are divided by ``pixel_scale``.
+    split (the seeded N-image training subset, the pool).
+
+    ``input_range`` (:data:`INPUT_RANGES`): ``unit`` (stated, PAPER.md section 2): pixels
+    divided by ``pixel_scale``, in [0, 1]; ``symmetric`` **[our choice, an option]**:
+    ``2 (pixels / pixel_scale) - 1`` computed in ``dtype`` from the unit inputs, in [-1, 1]
+    (0 maps to -1 and ``pixel_scale`` to 1 exactly).
+
+    ``test_set`` (:data:`TEST_SETS`): ``test`` (default) is the whole test split;
+    ``test_and_unused_train`` is the test split followed by every pool image not in
+    ``subset``, in pool order: a larger test set where the pool is larger than ``N``.
     """
+    if input_range not in INPUT_RANGES:
+        raise ValueError(f"input_range must be one of {INPUT_RANGES}, got {input_range!r}")
+    if test_set not in TEST_SETS:
+        raise ValueError(f"test_set must be one of {TEST_SETS}, got {test_set!r}")
     pool_X, pool_y = split_arrays(dataset, "train")
     test_X, test_y = split_arrays(dataset, "test")
     subset = np.asarray(subset, dtype=np.int64)
-    return (
-        scale_pixels(pool_X[subset], pixel_scale, dtype),
-        pool_y[subset],
-        scale_pixels(test_X, pixel_scale, dtype),
-        test_y,
-    )
+    if test_set == "test_and_unused_train":
+        unused = np.setdiff1d(np.arange(len(pool_y)), subset)  # sorted: pool order
+        test_X = np.concatenate([test_X, pool_X[unused]])
+        test_y = np.concatenate([test_y, pool_y[unused]])
+
+    def inputs(pixels: np.ndarray) -> np.ndarray:
+        X = scale_pixels(pixels, pixel_scale, dtype)
+        if input_range == "symmetric":
+            X *= 2
+            X -= 1
+        return X
+
+    return inputs(pool_X[subset]), pool_y[subset], inputs(test_X), test_y
 
 
 def run_seeds(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -168,9 +295,12 @@ def run_seeds(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence
 
 
 def initial_parameters(arch: Architecture, config: TrainingConfig, dtype=np.float32) -> np.ndarray:
-    """The weights the run ``config`` starts from (its seed's initialisation stream)."""
+    """The weights the run ``config`` starts from (its seed's initialisation stream).
+
+    ``config.weight_init``, ``bias_init`` and ``init_scale`` as in :func:`bayes_sgd.mlp.initialise`.
+    """
     rng = np.random.default_rng(run_seeds(config.seed)[0])
-    return initialise(arch, rng, config.weight_init, config.bias_init, dtype=dtype)
+    return initialise(arch, rng, config.weight_init, config.bias_init, dtype=dtype, init_scale=config.init_scale)
 
 
 def sgd_step(
@@ -180,15 +310,43 @@ def sgd_step(
     learning_rate: float,
     momentum: float,
     l2_over_n: float = 0.0,
+    momentum_form: str = "heavy_ball",
+    scratch: np.ndarray | None = None,
 ) -> float:
     """One update on the batch loaded in ``ws``, in place; returns the batch loss before it.
 
-    ``v <- m v + grad L(w) + (l2/N) w`` then ``w <- w - eps v``.
+    With ``g = grad L(w) + (l2/N) w`` (``L`` as normalised by ``ws``) and ``momentum_form``:
+
+    - ``heavy_ball`` (stated): ``v <- m v + g``, ``w <- w - eps v``; ``m v`` is fused into the
+      gradient's ``gemm`` (``beta = m``), ``g`` is never stored;
+    - ``dampened``: ``v <- m v + (1 - m) g``, ``w <- w - eps v``;
+    - ``nesterov`` (PyTorch's ``SGD(nesterov=True)``): ``v <- m v + g``,
+      ``w <- w - eps (g + m v)`` with the new ``v``.
+
+    The last two compute ``g`` into ``scratch`` (a flat buffer like ``w``, allocated here if
+    ``None``; the trainer passes one, so the loop does not allocate) and combine it with BLAS
+    ``scal``/``axpy``.
     """
-    loss = ws.gradient(w, v, beta=momentum)
+    if momentum_form == "heavy_ball":
+        loss = ws.gradient(w, v, beta=momentum)
+        if l2_over_n:
+            ws.axpy(w, v, a=l2_over_n)
+        ws.axpy(v, w, a=-learning_rate)
+        return loss
+    if momentum_form not in MOMENTUM_FORMS:
+        raise ValueError(f"momentum_form must be one of {MOMENTUM_FORMS}, got {momentum_form!r}")
+    g = np.empty_like(w) if scratch is None else scratch
+    loss = ws.gradient(w, g, beta=0.0)
     if l2_over_n:
-        ws.axpy(w, v, a=l2_over_n)
-    ws.axpy(v, w, a=-learning_rate)
+        ws.axpy(w, g, a=l2_over_n)
+    ws.scal(momentum, v)
+    if momentum_form == "dampened":
+        ws.axpy(g, v, a=1.0 - momentum)
+        ws.axpy(v, w, a=-learning_rate)
+    else:  # nesterov
+        ws.axpy(g, v, a=1.0)
+        ws.axpy(g, w, a=-learning_rate)
+        ws.axpy(v, w, a=-learning_rate * momentum)
     return loss
 
 
@@ -237,11 +395,13 @@ def train(
     eval_at = evaluation_steps(c.steps, c.eval_points)
     l2_over_n = c.l2 / n
     full_batch = c.batch_size == n
-    ws = GradientWorkspace(arch, c.batch_size, dtype=dtype)
+    ws = GradientWorkspace(arch, c.batch_size, dtype=dtype, normalisation=c.loss_normalisation)
     if full_batch:
         ws.load(X_train, y_train)
 
-    batch_rng = np.random.default_rng(run_seeds(c.seed)[1])
+    batch_seq = run_seeds(c.seed)[1]
+    batch_rng = np.random.default_rng(batch_seq)  # uniform sampling; unused by epoch_shuffle
+    sampler = EpochSampler(batch_seq, n, c.batch_size) if c.batch_sampling == "epoch_shuffle" else None
     state = checkpoint.load() if checkpoint is not None else None
     if state is None:
         w = initial_parameters(arch, c, dtype=dtype)
@@ -254,6 +414,7 @@ def train(
         w, v = state.parameters, state.velocity
         batch_rng.bit_generator.state = state.rng_state
         rows, step, next_eval, seconds_before = state.rows, state.step, state.next_eval, state.seconds
+    scratch = None if c.momentum_form == "heavy_ball" else np.empty_like(w)  # g of the other forms
     t0 = time.perf_counter() - seconds_before
 
     def record(step: int, metrics: tuple[float, float, float, float] | None) -> None:
@@ -295,8 +456,9 @@ def train(
         while diverged_step < 0 and step < c.steps:
             step += 1
             if not full_batch:
-                ws.load(X_train, y_train, sample_batch(batch_rng, n, c.batch_size))
-            loss = sgd_step(ws, w, v, c.learning_rate, c.momentum, l2_over_n)
+                batch = sample_batch(batch_rng, n, c.batch_size) if sampler is None else sampler.batch(step)
+                ws.load(X_train, y_train, batch)
+            loss = sgd_step(ws, w, v, c.learning_rate, c.momentum, l2_over_n, c.momentum_form, scratch)
             if not math.isfinite(loss):
                 diverged_step = step
                 record(step, None)

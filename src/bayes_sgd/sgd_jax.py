@@ -33,6 +33,15 @@ finds a non-finite weight or training cross-entropy stops it too; status ``diver
 
 Evaluation computes the mean cross-entropy from float32 log-softmax on the device (the NumPy
 trainer accumulates it in float64), so the two agree to float32 rounding, not bit for bit.
+
+Options. This backend runs the stated protocol only: a config whose ``loss_normalisation``,
+``momentum_form``, ``batch_sampling`` or ``init_scale`` is not the default
+(:class:`bayes_sgd.sgd.TrainingConfig`) is refused with a ``ValueError`` (use the NumPy
+backend; :data:`STATED_ONLY`). ``init_scale`` would in fact reach it through the shared
+:func:`bayes_sgd.sgd.initial_parameters`, but is refused with the others so that every
+non-stated option runs on one backend. ``weight_init`` (all of
+:data:`bayes_sgd.mlp.WEIGHT_INITS`, ``pytorch_default`` included) works, as both trainers
+start from :func:`bayes_sgd.sgd.initial_parameters`.
 """
 
 from __future__ import annotations
@@ -60,6 +69,21 @@ from bayes_sgd.sgd import (
 )
 
 PRECISIONS = {"highest": lax.Precision.HIGHEST, "high": lax.Precision.HIGH, "default": lax.Precision.DEFAULT}
+
+#: The options this backend implements only at their stated default (see the module docstring).
+STATED_ONLY = ("loss_normalisation", "momentum_form", "batch_sampling", "init_scale")
+
+
+def check_supported(config: TrainingConfig) -> None:
+    """Raise ``ValueError`` naming the first option of ``config`` this backend does not implement."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
+    for name in STATED_ONLY:
+        value = getattr(config, name)
+        if value != defaults[name]:
+            raise ValueError(
+                f"the JAX backend implements only the stated protocol: {name}={value!r} is not supported "
+                f"(only {defaults[name]!r}); use mlp.backend: numpy"
+            )
 
 
 def batch_key(seed: int) -> jax.Array:
@@ -192,6 +216,7 @@ def train(
     :data:`PRECISIONS`. ``batches`` (``[steps, B]`` integer indices) replaces the random draws.
     """
     c = config
+    check_supported(c)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     prec = PRECISIONS[precision]
@@ -297,6 +322,7 @@ def train_seeds(
     if not configs:
         return []
     c = configs[0]
+    check_supported(c)
     if any(dataclasses.replace(other, seed=c.seed) != c for other in configs):
         raise ValueError("train_seeds: the runs must differ in their seed only")
     if precision not in PRECISIONS:
