@@ -32,13 +32,21 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/figures_sgd.smk"
 include: "workflow/rules/scaling.smk"
 include: "workflow/rules/evidence.smk"
+include: "workflow/rules/variants.smk"
+
+
+# The stages the default target builds (config key targets; all of them by default).
+STAGE_TARGETS = {
+    "data": DATA_TARGETS,
+    "logistic": LOGISTIC_TARGETS,
+    "sgd": SGD_TARGETS,
+    "scaling": SCALING_TARGETS,
+    "evidence": EVIDENCE_TARGETS,
+    "variants": VARIANT_TARGETS,
+}
 
 
 rule all:
     input:
-        DATA_TARGETS,
-        LOGISTIC_TARGETS,
-        SGD_TARGETS,
-        SCALING_TARGETS,
-        EVIDENCE_TARGETS,
+        [STAGE_TARGETS[stage] for stage in config["targets"]],
     default_target: True

@@ -1,7 +1,8 @@
 """Estimate the single-core hours of the MLP runs of a configuration, before running anything.
 
-Every distinct run of Figures 3, 4 and 8 and of the scaling sweeps of Figures 5-7 (a run
-shared by several figures counted once, as the workflow runs it once) is costed with
+Every distinct run the default target builds (the stages of the config key ``targets``): of
+Figures 3, 4 and 8, of the scaling sweeps of Figures 5-7 and of every protocol variant (a run
+shared by several figures or variants counted once, as the workflow runs it once) is costed with
 :class:`bayes_sgd.resources.CostModel`:
 
     seconds = overhead + steps * (per_step + per_example * B) + evaluations * per_image * (N + n_test)
@@ -33,7 +34,14 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from bayes_sgd.config import train_pool_size, validate_config  # noqa: E402
+from bayes_sgd.config import schema_defaults, train_pool_size, validate_config  # noqa: E402
+from bayes_sgd.variants import (  # noqa: E402
+    configured_variants,
+    protocol_options,
+    run_protocol,
+    variant_figure_runs,
+    variant_sweep_runs,
+)
 from bayes_sgd.resources import CostModel, estimate_cost  # noqa: E402
 from bayes_sgd.sweeps import SWEEPS, figure_runs, sweep_runs  # noqa: E402
 
@@ -82,6 +90,28 @@ def measure_cost_model(repeats: int = 3) -> CostModel:
     return CostModel(per_step=per_step, per_example=per_example, per_image=best / n)
 
 
+def run_groups(config: dict) -> dict[str, list]:
+    """The MLP runs the default target builds (config key targets), in groups for the table:
+    the main Figures 3, 4, 8 and sweeps, then every protocol variant's runs."""
+    stated = protocol_options(schema_defaults()["mlp"])
+    options = protocol_options(config["mlp"])
+    targets = set(config["targets"])
+    groups = {}
+    if targets & {"sgd", "scaling", "evidence"}:
+        groups["Figures 3, 4, 8"] = [run_protocol(r, options, stated) for r in figure_runs(config["mlp"])]
+    if targets & {"scaling", "evidence"}:
+        for sweep, registered in SWEEPS.items():
+            runs = sweep_runs(config["scaling"], sweep)
+            groups[f"Figure {registered.figure} ({registered.section})"] = [run_protocol(r, options, stated) for r in runs]
+    if "variants" in targets:
+        seeds = config["variant_comparison"]["seeds"]
+        for name, variant in configured_variants(config, stated).items():
+            runs = [r for figure in variant_figure_runs(variant, config["mlp"], seeds).values() for r in figure]
+            runs += [r for sweep in variant.sweeps for r in variant_sweep_runs(variant, config["scaling"], sweep)]
+            groups[f"variant {name} ({variant.protocol})"] = runs
+    return groups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("config", nargs="?", default=str(REPO / "config" / "paper.yaml"), help="configuration file")
@@ -93,9 +123,7 @@ def main() -> None:
     dataset = config["dataset"]
     n_test = 10 * config["data"]["mnist5k_test_per_class"] if dataset == "mnist5k" else TEST_SET_SIZE[dataset]
     model = measure_cost_model() if args.measure else CostModel()
-    groups = {"Figures 3, 4, 8": figure_runs(config["mlp"])}
-    for sweep, registered in SWEEPS.items():
-        groups[f"Figure {registered.figure} ({registered.section})"] = sweep_runs(config["scaling"], sweep)
+    groups = run_groups(config)
     table = estimate_cost(groups, model, n_test=n_test, eval_points=config["mlp"]["eval_points"])
 
     print(f"configuration: {args.config} (dataset {dataset}, training pool {train_pool_size(config)}, test set {n_test})")

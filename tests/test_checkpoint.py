@@ -176,7 +176,7 @@ def test_checkpoints_follow_the_interval_and_a_finished_run_leaves_none_to_resum
 
 # --- the workflow: a train_mlp job killed with SIGKILL and run again ---------------------------
 
-RUN = "results/runs/mnist5k/N40/eps0.1_m0.9_B40_l20_T5000_s0.parquet"
+RUN = "results/runs/mnist5k/paper/N40/eps0.1_m0.9_B40_l20_T5000_s0.parquet"
 WEIGHTS = RUN.replace("results/runs/", "results/weights/")
 CHECKPOINT = RUN.replace("results/runs/", "results/checkpoints/").replace(".parquet", ".npz")
 LOG = RUN.replace("results/runs/", "logs/train_mlp/").replace(".parquet", ".log")

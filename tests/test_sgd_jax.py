@@ -122,7 +122,7 @@ def test_workflow_runs_with_the_jax_backend(tmp_path):
     from bayes_sgd.tables import read_provenance, read_table
     from workflow_helpers import TINY_MLP, planned_jobs, snakemake, write_config
 
-    run = "results/runs/mnist5k/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
+    run = "results/runs/mnist5k/paper/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
     write_config(tmp_path, {"mlp": {**TINY_MLP, "backend": "jax"}})
     snakemake(tmp_path, "--cores", "1", run)
     curve = read_table(tmp_path / run)

@@ -214,7 +214,7 @@ TINY_FIGURE_4 = {
     },
     "plot": {"formats": ["png"], "dpi": 50},
 }
-RUNS = [f"results/runs/mnist5k/N50/eps0.5_m0.9_B{b}_l20_T30_s0.parquet" for b in (5, 50)]
+RUNS = [f"results/runs/mnist5k/paper/N50/eps0.5_m0.9_B{b}_l20_T30_s0.parquet" for b in (5, 50)]
 COLLECTED = [f"results/sgd/mnist5k/figure_4_{kind}.parquet" for kind in ("runs", "final", "curves")]
 TABLES = ["results/data/mnist5k.parquet", "results/subsets/mnist5k/N50_seed0.parquet", *RUNS, *COLLECTED]
 FIGURE_4 = "results/figures/mnist5k/figure_4.png"
@@ -292,8 +292,8 @@ def test_training_resources_follow_the_configured_network(tmp_path):
     from bayes_sgd import resources
 
     runs = {  # (N, B, steps) -> path
-        (1000, 10, 10000): "results/runs/mnist5k/N1000/eps1_m0.9_B10_l20_T10000_s0.parquet",
-        (1000, 1000, 100000): "results/runs/mnist5k/N1000/eps0.1_m0.9_B1000_l20_T100000_s0.parquet",
+        (1000, 10, 10000): "results/runs/mnist5k/paper/N1000/eps1_m0.9_B10_l20_T10000_s0.parquet",
+        (1000, 1000, 100000): "results/runs/mnist5k/paper/N1000/eps0.1_m0.9_B1000_l20_T100000_s0.parquet",
     }
     declared = {}
     for hidden_units in (800, 4000):

@@ -81,7 +81,7 @@ def test_evidence_tables_claims_and_figures(workdir):
     assert set(exact["seed"]) <= {0} and set(exact["n_train"]) == {40}
     trained = runs["figure_4"] & (runs["seed"] == 0) & (runs["status"] == "ok") & (runs["test_accuracy"] > 0.15)
     assert len(exact) == int(trained.sum()) >= 1
-    one = workdir / "results/evidence/runs/mnist5k/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
+    one = workdir / "results/evidence/runs/mnist5k/paper/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
     provenance = read_provenance(one)["provenance"]
     assert provenance["run"]["batch_size"] == 5 and "settings" in provenance and "status" in provenance
     claims = read_table(workdir / f"{EVIDENCE}/claims.parquet")

@@ -89,7 +89,7 @@ def with_figure_4(**changes) -> dict:
 
 
 def run_file(batch_size: int, learning_rate: float = 0.5, seed: int = 0) -> str:
-    return f"results/runs/mnist5k/N40/eps{learning_rate:g}_m0.9_B{batch_size}_l20_T20_s{seed}.parquet"
+    return f"results/runs/mnist5k/paper/N40/eps{learning_rate:g}_m0.9_B{batch_size}_l20_T20_s{seed}.parquet"
 
 
 def weights_file(batch_size: int, learning_rate: float = 0.5, seed: int = 0) -> str:

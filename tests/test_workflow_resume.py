@@ -27,7 +27,7 @@ CONFIG = {"mlp": {"eval_points": 3}, "plot": {"formats": ["png"], "dpi": 50}}
 
 
 def run_file(batch_size: int, steps: int) -> str:
-    return f"results/runs/mnist5k/N40/eps0.1_m0.9_B{batch_size}_l20_T{steps}_s0.parquet"
+    return f"results/runs/mnist5k/paper/N40/eps0.1_m0.9_B{batch_size}_l20_T{steps}_s0.parquet"
 
 
 FAST = [run_file(b, 20) for b in (5, 10, 20)]

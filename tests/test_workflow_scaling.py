@@ -76,7 +76,7 @@ def planned(workdir):
 
 
 def run_file(n, eps, m, b, steps, seed):
-    return f"results/runs/mnist5k/N{n}/eps{eps:g}_m{m:g}_B{b}_l20_T{steps}_s{seed}.parquet"
+    return f"results/runs/mnist5k/paper/N{n}/eps{eps:g}_m{m:g}_B{b}_l20_T{steps}_s{seed}.parquet"
 
 
 def tiny_runs(sweep):

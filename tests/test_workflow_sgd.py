@@ -20,7 +20,7 @@ TARGETS = [*TABLES, f"{NOISE}_samples.parquet", f"{NOISE}_summary.parquet", *FIG
 
 
 def run_file(b, seed, l2=0, eps=0.5):
-    return f"results/runs/mnist5k/N40/eps{eps:g}_m0.9_B{b}_l2{l2:g}_T30_s{seed}.parquet"
+    return f"results/runs/mnist5k/paper/N40/eps{eps:g}_m0.9_B{b}_l2{l2:g}_T30_s{seed}.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def test_edits_rerun_exactly_what_they_change(workdir):
 
 @pytest.mark.slow
 def test_any_configuration_through_its_path_and_divergence_does_not_fail(workdir):
-    target = "results/runs/mnist5k/N40/eps1e+25_m0.9_B5_l20_T30_s3.parquet"
+    target = "results/runs/mnist5k/paper/N40/eps1e+25_m0.9_B5_l20_T30_s3.parquet"
     snakemake(workdir, "--cores", "1", target)
     curve = read_table(workdir / target)
     assert (curve["status"] == "diverged").all()
@@ -166,16 +166,16 @@ def test_any_configuration_through_its_path_and_divergence_does_not_fail(workdir
 
 @pytest.mark.slow
 def test_non_canonical_numbers_in_a_path_are_refused(workdir):
-    proc = snakemake(workdir, "--cores", "1", "results/runs/mnist5k/N40/eps0.50_m0.9_B5_l20_T30_s0.parquet", check=False)
+    proc = snakemake(workdir, "--cores", "1", "results/runs/mnist5k/paper/N40/eps0.50_m0.9_B5_l20_T30_s0.parquet", check=False)
     assert proc.returncode != 0
     assert "write it as '0.5'" in proc.stdout
 
 
 def test_large_batches_get_several_threads(tmp_path):
     write_config(tmp_path, {"mlp": {**TINY_MLP, "max_threads": 4}})
-    big = "results/runs/mnist5k/N3000/eps0.1_m0.9_B3000_l20_T1_s0.parquet"
-    huge = "results/runs/mnist5k/N4000/eps0.1_m0.9_B4000_l20_T1_s0.parquet"
-    small = "results/runs/mnist5k/N3000/eps0.1_m0.9_B30_l20_T1_s0.parquet"
+    big = "results/runs/mnist5k/paper/N3000/eps0.1_m0.9_B3000_l20_T1_s0.parquet"
+    huge = "results/runs/mnist5k/paper/N4000/eps0.1_m0.9_B4000_l20_T1_s0.parquet"
+    small = "results/runs/mnist5k/paper/N3000/eps0.1_m0.9_B30_l20_T1_s0.parquet"
     out = snakemake(tmp_path, "-n", "--cores", "3", big, huge, small).stdout
     threads = {}
     for block in out.split("rule train_mlp:")[1:]:

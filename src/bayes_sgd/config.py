@@ -165,7 +165,8 @@ def check_config(config: dict[str, Any]) -> None:
       batch size must be between 1 and the section's (largest) training-set size, and every
       training-set size at most the dataset's training pool;
     - ``mlp.figure_9.batch_size`` at most ``mlp.figure_9.n_train``;
-    - the ``scaling:`` sweeps pass :func:`sweep_problems`.
+    - the ``scaling:`` sweeps pass :func:`sweep_problems`;
+    - the variant ``paper`` (always the main protocol) has no overrides.
     """
     dataset = config.get("dataset")
     if dataset not in DATASETS:
@@ -205,3 +206,9 @@ def check_config(config: dict[str, Any]) -> None:
         )
     for key, message in sweep_problems(config["scaling"], pool, dataset):
         raise ConfigError(f"{key}: {message}")
+    paper = config["variants"].get("paper")
+    if paper:
+        raise ConfigError(
+            f"variants.paper: the stated protocol (the mlp: settings as they are) takes no overrides, "
+            f"got {', '.join(sorted(paper))}; give the variant another name"
+        )

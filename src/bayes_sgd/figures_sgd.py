@@ -156,3 +156,38 @@ def plot_gradient_noise(samples: pd.DataFrame, summary: pd.DataFrame, title: str
     weight = f"softmax-layer weight W2[{int(row['hidden_unit'])}, {int(row['output_class'])}] at initialisation"
     fig.suptitle(f"{title}: {weight}" if title else weight, fontsize=10)
     return fig
+
+
+def plot_variant_accuracy(accuracy: pd.DataFrame, title: str = "") -> Figure:
+    """Final test accuracy against batch size, one curve per protocol variant.
+
+    ``accuracy``: the comparison's accuracy table (:func:`bayes_sgd.variants.accuracy_table`:
+    every variant's Figure 4 batch-size curve, diverged runs scored at chance), drawn as the
+    seed mean with its min-max range; the legend names each variant, its learning rate and how
+    many of its runs diverged. The paper variant is drawn in black.
+    """
+    _require(accuracy, ["variant", "batch_size", "learning_rate", "mean_accuracy", "min_accuracy",
+                        "max_accuracy", "n_diverged", "n_seeds"], "plot_variant_accuracy")
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    names = list(dict.fromkeys(accuracy["variant"]))
+    colours = plt.get_cmap("tab10")
+    for i, name in enumerate(names):
+        curve = accuracy.loc[accuracy["variant"] == name].sort_values("batch_size")
+        b = curve["batch_size"].to_numpy(dtype=float)
+        mean = curve["mean_accuracy"].to_numpy(dtype=float)
+        colour = "black" if name == "paper" else colours(i % 10)
+        eps = ", ".join(f"{x:g}" for x in sorted(set(curve["learning_rate"])))
+        diverged = int(curve["n_diverged"].sum())
+        label = f"{name} (eps = {eps}; {diverged}/{int(curve['n_seeds'].sum())} runs diverged)"
+        ax.errorbar(
+            b, mean, yerr=[mean - curve["min_accuracy"].to_numpy(dtype=float), curve["max_accuracy"].to_numpy(dtype=float) - mean],
+            marker="o", ms=4, capsize=2, lw=2.0 if name == "paper" else 1.2, color=colour, label=label,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("batch size B")
+    ax.set_ylabel("final test accuracy (seed mean, min-max)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title or "Test accuracy against B under each protocol variant", fontsize=10)
+    fig.tight_layout()
+    return fig

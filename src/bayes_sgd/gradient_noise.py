@@ -29,7 +29,7 @@ from bayes_sgd.sgd import TrainingConfig, initial_parameters, sample_batch
 
 
 def initial_state(
-    arch: Architecture, seed: int, *, weight_init: str, bias_init: float
+    arch: Architecture, seed: int, *, weight_init: str, bias_init: float, init_scale: float = 1.0
 ) -> tuple[np.ndarray, np.random.Generator]:
     """The weights Figure 9 examines and the generator of its batches, both from run seed ``seed``.
 
@@ -40,7 +40,7 @@ def initial_state(
     """
     run = TrainingConfig(
         learning_rate=1.0, momentum=0.0, batch_size=1, steps=1, seed=int(seed),
-        weight_init=weight_init, bias_init=float(bias_init),
+        weight_init=weight_init, bias_init=float(bias_init), init_scale=float(init_scale),
     )
     w = initial_parameters(arch, run)
     rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(3)[2])

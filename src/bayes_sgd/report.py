@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from bayes_sgd.claims import NOT_MEASURED, TABLES, VERDICTS, ClaimResult, ClaimThresholds
+from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, TABLES, VERDICTS, ClaimResult, ClaimThresholds
 from bayes_sgd.sweeps import get_sweep
 
 _ENVIRONMENT = jinja2.Environment(
@@ -136,11 +136,13 @@ def report_context(
     table_paths: Mapping[str, str],
     diverged_accuracy: float,
     untrained_accuracy: float,
+    variants: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the report shows, as tables and plain values (the templates' one input).
 
     ``sweeps``: :func:`bayes_sgd.sweeps.describe_sweeps` records; ``table_paths``: claim input
-    name -> file it was read from.
+    name -> file it was read from; ``variants``: :func:`variants_context` of the protocol-variant
+    comparison, if the configuration has one (the report then has its section).
     """
     meanings = ClaimThresholds.meanings()
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
@@ -164,6 +166,7 @@ def report_context(
             for name, holds in REPORTED_TABLES.items()
             if name in TABLES or name in table_paths
         ],
+        variants=variants,
     )
 
 
@@ -171,6 +174,8 @@ def report_context(
 REPORTED_TABLES: dict[str, str] = {
     **TABLES,
     "evidence_claims": "verdicts of the claims on the trained networks' evidence [our extension] (rule assess_evidence_claims)",
+    "variants_verdicts": "every protocol variant's claims, one row per variant and claim [our extension] (rule compare_variants)",
+    "variants_overview": "per protocol variant: do Figures 3, 4 and 8 and the scaling rules hold (rule compare_variants)",
 }
 
 
@@ -185,26 +190,21 @@ def render_markdown(context: Mapping[str, Any]) -> str:
         Claim=lambda f: "`" + f["Claim"] + "`",
         Verdict=lambda f: f["Verdict"].where(f["Verdict"] == NOT_MEASURED, "**" + f["Verdict"] + "**"),
     )
-
-    def md(frame: pd.DataFrame) -> str:
-        return _markdown_cells(frame).to_markdown(index=False, tablefmt="pipe") if len(frame) else "(none)"
-
+    md = _md_table
     return _ENVIRONMENT.get_template("summary.md.j2").render(
-        **context, claims_table=md(claims), optima_table=md(context["optima"]), fits_table=md(context["fits"])
+        **context, claims_table=md(claims), optima_table=md(context["optima"]), fits_table=md(context["fits"]),
+        variants_section=render_variants_markdown(context["variants"]) if context["variants"] else "",
     )
 
 
 def render_html(context: Mapping[str, Any]) -> str:
     """The report as a standalone HTML page (``summary.html``, shown by ``snakemake --report``)."""
-
-    def html(frame: pd.DataFrame) -> str:
-        return frame.to_html(index=False, border=0, na_rep="-") if len(frame) else "<p>(none)</p>"
-
     return _ENVIRONMENT.get_template("summary.html.j2").render(
         **context,
         claim_rows=context["claims"].to_dict("records"),
-        optima_table=Markup(html(context["optima"])),
-        fits_table=Markup(html(context["fits"])),
+        optima_table=_html_table(context["optima"]),
+        fits_table=_html_table(context["fits"]),
+        variants_section=Markup(render_variants_html(context["variants"])) if context["variants"] else "",
     )
 
 
@@ -227,3 +227,85 @@ def results_table(claims_table: pd.DataFrame, dataset: str) -> pd.DataFrame:
 def results_markdown(claims_table: pd.DataFrame, dataset: str) -> str:
     """:func:`results_table` as a Markdown pipe table."""
     return _markdown_cells(results_table(claims_table, dataset)).to_markdown(index=False, tablefmt="pipe") + "\n"
+
+
+# --- the protocol-variant comparison (bayes_sgd.variants) ---------------------------------------
+
+
+def variants_context(
+    *, dataset: str, overview: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] | None
+) -> dict[str, Any]:
+    """What the variants section shows, from ``overview.parquet`` and ``verdicts.parquet``
+    (:func:`bayes_sgd.variants.variant_overview`, :func:`bayes_sgd.variants.verdict_table`)."""
+    hold = overview.loc[overview["figures_3_4_8"] == HOLDS]
+    names = lambda frame: list(frame["variant"])  # noqa: E731
+    matrix = verdicts.pivot(index=["figure", "claim_id"], columns="variant", values="verdict")
+    matrix = matrix.reindex(columns=list(overview["variant"])).reset_index()
+    order = {cid: i for i, cid in enumerate(dict.fromkeys(verdicts["claim_id"]))}
+    matrix = matrix.sort_values("claim_id", key=lambda c: c.map(order)).fillna("-")
+    return dict(
+        dataset=dataset,
+        seeds="of each figure" if seeds is None else ", ".join(str(s) for s in seeds),
+        headline=dict(
+            hold=names(hold),
+            scaling_hold=names(hold.loc[hold["scaling"] == HOLDS]),
+            scaling_fail=names(hold.loc[hold["scaling"] == DOES_NOT_HOLD]),
+            scaling_unmeasured=names(hold.loc[hold["scaling"] == NOT_MEASURED]),
+        ),
+        overview=pd.DataFrame(
+            {
+                "Variant": overview["variant"],
+                "Changes": overview["changes"],
+                "Protocol folder": overview["protocol"],
+                "Figures 3, 4, 8": overview["figures_3_4_8"],
+                "Scaling rules": overview["scaling"],
+                "Failing claims": overview["failing_claims"].replace("", "-"),
+            }
+        ),
+        matrix=matrix.rename(columns={"figure": "Figure", "claim_id": "Claim"}),
+        measured=pd.DataFrame(
+            {"Variant": verdicts["variant"], "Claim": verdicts["claim_id"], "Measured": verdicts["measured"],
+             "Verdict": verdicts["verdict"]}
+        ),
+    )
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    return _markdown_cells(frame).to_markdown(index=False, tablefmt="pipe") if len(frame) else "(none)"
+
+
+def _html_table(frame: pd.DataFrame) -> Markup:
+    return Markup(frame.to_html(index=False, border=0, na_rep="-") if len(frame) else "<p>(none)</p>")
+
+
+def render_variants_markdown(context: Mapping[str, Any]) -> str:
+    """The variants section as Markdown (``results/variants/<dataset>/summary.md``, and a section
+    of the claims report)."""
+    return _ENVIRONMENT.get_template("variants.md.j2").render(
+        **context, overview_table=_md_table(context["overview"]), matrix_table=_md_table(context["matrix"]),
+        measured_table=_md_table(context["measured"]),
+    )
+
+
+def render_variants_html(context: Mapping[str, Any], page: bool = False) -> str:
+    """The variants section as HTML: a fragment of the claims report, or (``page``) a standalone
+    page (``results/variants/<dataset>/summary.html``)."""
+    return _ENVIRONMENT.get_template("variants_page.html.j2" if page else "variants.html.j2").render(
+        **context, overview_table=_html_table(context["overview"]), matrix_table=_html_table(context["matrix"]),
+        measured_table=_html_table(context["measured"]),
+    )
+
+
+def variants_markdown(overview: pd.DataFrame) -> str:
+    """The README's protocol-variant table from a run's ``overview.parquet`` (cells copied)."""
+    return _md_table(
+        pd.DataFrame(
+            {
+                "Variant": overview["variant"],
+                "Changes": overview["changes"],
+                "Figures 3, 4, 8": overview["figures_3_4_8"],
+                "Scaling rules": overview["scaling"],
+                "Failing claims": overview["failing_claims"].replace("", "-"),
+            }
+        )
+    ) + "\n"

@@ -103,7 +103,11 @@ CURVE_SETTINGS = ("n_train", "learning_rate", "momentum", "l2", "steps")
 
 @dataclass(frozen=True, order=True)
 class Run:
-    """One MLP training run (the wildcards of rule ``train_mlp``)."""
+    """One MLP training run (the wildcards of rule ``train_mlp``).
+
+    ``protocol``: the run's protocol folder (:func:`bayes_sgd.variants.protocol_id`; ``paper``
+    is the stated protocol).
+    """
 
     n_train: int
     learning_rate: float
@@ -112,12 +116,13 @@ class Run:
     l2: float
     steps: int
     seed: int
+    protocol: str = "paper"
 
 
 def run_path(dataset: str, run: Run) -> str:
     """Path of the table of one MLP training run (rule ``train_mlp``; its wildcards)."""
     return (
-        f"results/runs/{dataset}/N{int(run.n_train)}/"
+        f"results/runs/{dataset}/{run.protocol}/N{int(run.n_train)}/"
         f"eps{format_number(run.learning_rate)}_m{format_number(run.momentum)}_B{int(run.batch_size)}"
         f"_l2{format_number(run.l2)}_T{int(run.steps)}_s{int(run.seed)}.parquet"
     )

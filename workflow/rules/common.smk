@@ -9,18 +9,28 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from bayes_sgd.datasets import FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
-from bayes_sgd.config import ConfigError, validate_config
+from bayes_sgd.config import ConfigError, schema_defaults, validate_config
 from bayes_sgd.dependencies import script_inputs
-from bayes_sgd import resources, sweeps
+from bayes_sgd import resources, sweeps, variants
 
 # Every check of the configuration, and its defaults, in one place (bayes_sgd.config), before
 # any rule is built; an error names the dotted key.
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
-    validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+    validate_config(config, SCHEMA)
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
 DATASET = config["dataset"]
+# The stated protocol (the schema's defaults of the protocol options) and the main runs' options:
+# their protocol folder is "paper" unless mlp: changes a protocol option (bayes_sgd.variants).
+STATED_PROTOCOL = variants.protocol_options(schema_defaults(SCHEMA)["mlp"])
+MAIN_OPTIONS = variants.protocol_options(config["mlp"])
+
+
+def main_runs(runs):
+    """``runs`` (bayes_sgd.sweeps.Run) of the main protocol, each in its protocol folder."""
+    return [variants.run_protocol(r, MAIN_OPTIONS, STATED_PROTOCOL) for r in runs]
 SRC = Path(workflow.basedir) / "src" / "bayes_sgd"
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 CONDA_ENV = "../../envs/bayes_sgd.yaml"
@@ -40,12 +50,6 @@ def code(script):
 @functools.cache
 def _script_code(script):
     return tuple(script_inputs([SCRIPTS / f"{script}.py"], SRC))
-
-
-def run_path(dataset, n_train, learning_rate, momentum, batch_size, l2, steps, seed):
-    """Path of the table of one MLP training run (rule train_mlp; bayes_sgd.sweeps.run_path)."""
-    run = sweeps.Run(int(n_train), float(learning_rate), float(momentum), int(batch_size), float(l2), int(steps), int(seed))
-    return sweeps.run_path(dataset, run)
 
 
 def figure_paths(name):
@@ -98,6 +102,14 @@ def dataset_params(wildcards):
 TRAIN_ARCHITECTURE = resources.architecture(config["mlp"]["hidden_units"])
 
 
+def protocol_params(wildcards):
+    """The protocol options of a run, read from its protocol folder (bayes_sgd.variants)."""
+    try:
+        return variants.parse_protocol_id(wildcards.protocol, STATED_PROTOCOL)
+    except ValueError as err:
+        raise WorkflowError(str(err)) from None
+
+
 def train_mlp_runtime(wildcards, attempt):
     """runtime (minutes) of a train_mlp job (bayes_sgd.resources.train_mlp_runtime_minutes)."""
     return resources.train_mlp_runtime_minutes(
@@ -118,7 +130,7 @@ SWEEPS = sweeps.SWEEPS
 
 def scaling_run_paths(sweep):
     """The run tables of one scaling sweep: every curve at each of its batch sizes and seeds."""
-    return [sweeps.run_path(DATASET, r) for r in sweeps.sweep_runs(config["scaling"], sweep)]
+    return [sweeps.run_path(DATASET, r) for r in main_runs(sweeps.sweep_runs(config["scaling"], sweep))]
 
 
 def scaling_analysis_params(wildcards):
@@ -152,7 +164,7 @@ def report_figure(paths, caption, category):
 
 from bayes_sgd.sweeps import figure_runs
 
-RUN_WILDCARDS = "{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}"
+RUN_WILDCARDS = "{dataset}/{protocol}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}"
 
 
 def evidence_path(run):
@@ -171,8 +183,8 @@ def exact_softmax_layer(wildcards):
 def exact_softmax_runs():
     """The evidence tables of the runs that get the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
     exact = config["evidence"]["exact_softmax_layer"]
-    figure_4 = figure_runs(config["mlp"], ["figure_4"])
-    every = set(figure_4) | {r for s in SWEEPS for r in sweeps.sweep_runs(config["scaling"], s)}
+    figure_4 = main_runs(figure_runs(config["mlp"], ["figure_4"]))
+    every = set(figure_4) | {r for s in SWEEPS for r in main_runs(sweeps.sweep_runs(config["scaling"], s))}
     runs = {"none": [], "figure_4": figure_4, "all": every}[exact["runs"]]
     return frozenset(evidence_path(r) for r in runs if exact["seeds"] is None or r.seed in exact["seeds"])
 

@@ -6,7 +6,8 @@
 EVIDENCE = config["evidence"]
 EVIDENCE_DIR = f"results/evidence/{DATASET}"
 EVIDENCE_RUNS = sorted(
-    set(figure_runs(config["mlp"], ["figure_4"])) | {r for s in SWEEPS for r in sweeps.sweep_runs(config["scaling"], s)}
+    set(main_runs(figure_runs(config["mlp"], ["figure_4"])))
+    | {r for s in SWEEPS for r in main_runs(sweeps.sweep_runs(config["scaling"], s))}
 )
 
 
@@ -28,6 +29,7 @@ rule compute_mlp_evidence:
         failed_accuracy=EVIDENCE["failed_accuracy"],
         hidden_units=MLP["hidden_units"],
         pixel_scale=MLP["pixel_scale"],
+        protocol=protocol_params,
         subset_seed=MLP["subset_seed"],
     log:
         f"logs/compute_mlp_evidence/{RUN_WILDCARDS}.log",
@@ -37,6 +39,7 @@ rule compute_mlp_evidence:
         CONDA_ENV
     wildcard_constraints:
         dataset="mnist5k|mnist|fashion_mnist",
+        protocol=PROTOCOL_PATTERN,
         n_train=r"\d+",
         learning_rate=NUMBER,
         momentum=NUMBER,
@@ -57,7 +60,7 @@ rule collect_mlp_evidence:
     input:
         runs=[evidence_path(r) for r in EVIDENCE_RUNS],
         # the same tables again: those of Figure 4's runs (marked figure_4 in the collected table)
-        figure_4=[evidence_path(r) for r in figure_runs(config["mlp"], ["figure_4"])],
+        figure_4=[evidence_path(r) for r in main_runs(figure_runs(config["mlp"], ["figure_4"]))],
         code=code("collect_mlp_evidence"),
     output:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",

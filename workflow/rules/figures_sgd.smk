@@ -3,7 +3,8 @@
 
 # The run tables of Figures 3, 4 and 8: every batch size and seed of mlp.figure_<k>.
 SGD_FIGURE_RUNS = {
-    k: [sweeps.run_path(DATASET, r) for r in sweeps.figure_runs(config["mlp"], [f"figure_{k}"])] for k in ("3", "4", "8")
+    k: [sweeps.run_path(DATASET, r) for r in main_runs(sweeps.figure_runs(config["mlp"], [f"figure_{k}"]))]
+    for k in ("3", "4", "8")
 }
 SGD_DIR = f"results/sgd/{DATASET}"
 

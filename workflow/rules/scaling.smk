@@ -118,6 +118,10 @@ rule summarise_claims:
         evidence_claims=f"results/evidence/{DATASET}/claims.parquet",
         # and the optima of every sweep, for the report's table
         optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS),
+        # the protocol-variant comparison's tables, for its section, if the configuration has variants
+        variants=lambda wildcards: (
+            [f"{VARIANTS_DIR}/overview.parquet", f"{VARIANTS_DIR}/verdicts.parquet"] if VARIANTS else []
+        ),
         code=code("summarise_claims"),
         # the report's Jinja2 templates (package data, not modules)
         templates=[os.path.relpath(path) for path in sorted((SRC / "templates").glob("*.j2"))],
@@ -132,6 +136,7 @@ rule summarise_claims:
         diverged_accuracy=config["scaling"]["diverged_accuracy"],
         untrained_accuracy=config["scaling"]["untrained_accuracy"],
         sweep_settings={s.section: config["scaling"][s.section] for s in SWEEPS.values()},
+        variant_seeds=config["variant_comparison"]["seeds"],
     log:
         f"logs/summarise_claims/{DATASET}.log",
     conda:

@@ -2,15 +2,18 @@
 # one job per configuration, and the gradient noise at initialisation (Figure 9).
 #
 # train_mlp is generic over its wildcards: any rule can ask for a run through
-# run_path(dataset, n_train, learning_rate, momentum, batch_size, l2, steps, seed) (common.smk),
-# and a configuration requested by several figures or sweeps is one job. The settings that are
-# not in the path (network width, initialisation, pixel scale, evaluation schedule, subset seed)
-# come from the mlp: section through params:, so editing one reruns every run it changes.
+# bayes_sgd.sweeps.run_path(dataset, Run(...)), and a configuration requested by several figures,
+# sweeps or protocol variants is one job. The protocol folder ({protocol}: "paper" or the protocol
+# options that differ from the stated ones, bayes_sgd.variants.protocol_id) names the run's
+# protocol options, which the job reads back from it. The settings that are in no path (network
+# width, bias init, pixel scale, evaluation schedule, subset seed) come from the mlp: section
+# through params:, so editing one reruns every run it changes.
 # mlp.checkpoint_seconds changes no result and is a resource instead (see the rule).
 
 from bayes_sgd.sgd import training_threads
 
 NUMBER = sweeps.NUMBER_PATTERN  # a number as run paths write it: 1, 0.1, 1e-06, 1e+06
+PROTOCOL_PATTERN = r"[A-Za-z0-9_.+-]+"  # a protocol folder (bayes_sgd.variants.protocol_id)
 MLP = config["mlp"]
 
 
@@ -24,12 +27,13 @@ rule train_mlp:
         subset=TRAINING_SUBSET,
         code=code("train_mlp"),
     output:
-        curve="results/runs/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
+        curve=f"results/runs/{RUN_WILDCARDS}.parquet",
         # the final parameters and momentum buffer (bayes_sgd.sgd.weights_table)
-        weights="results/weights/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.parquet",
+        weights=f"results/weights/{RUN_WILDCARDS}.parquet",
     params:
+        # the protocol options, from the run's protocol folder (common.smk)
+        protocol=protocol_params,
         hidden_units=MLP["hidden_units"],
-        weight_init=MLP["weight_init"],
         bias_init=MLP["bias_init"],
         pixel_scale=MLP["pixel_scale"],
         eval_points=MLP["eval_points"],
@@ -38,15 +42,16 @@ rule train_mlp:
         backend=MLP["backend"],
         # the run's saved state while it trains (not an output: Snakemake must not delete it
         # when a killed job is rerun); deleted when the run has written its outputs
-        checkpoint="results/checkpoints/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.npz",
+        checkpoint=f"results/checkpoints/{RUN_WILDCARDS}.npz",
     log:
-        "logs/train_mlp/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.log",
+        f"logs/train_mlp/{RUN_WILDCARDS}.log",
     benchmark:
-        "benchmarks/train_mlp/{dataset}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}.tsv"
+        f"benchmarks/train_mlp/{RUN_WILDCARDS}.tsv"
     conda:
         CONDA_ENV
     wildcard_constraints:
         dataset="mnist5k|mnist|fashion_mnist",
+        protocol=PROTOCOL_PATTERN,
         n_train=r"\d+",
         learning_rate=NUMBER,
         momentum=NUMBER,
@@ -85,6 +90,8 @@ rule compute_gradient_noise:
         output_class=MLP["figure_9"]["output_class"],
         hidden_units=MLP["hidden_units"],
         weight_init=MLP["weight_init"],
+        init_scale=MLP["init_scale"],
+        input_range=MLP["input_range"],
         bias_init=MLP["bias_init"],
         pixel_scale=MLP["pixel_scale"],
         subset_seed=MLP["subset_seed"],

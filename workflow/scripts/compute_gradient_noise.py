@@ -11,9 +11,9 @@ log = script_logger(snakemake)
 wc, p = snakemake.wildcards, snakemake.params
 n_train, batch_size, seed = int(wc.n_train), int(wc.batch_size), int(wc.seed)
 subset = read_table(snakemake.input.subset)["index"].to_numpy()
-X, y, _, _ = training_data(read_table(snakemake.input.dataset), subset, p.pixel_scale)
+X, y, _, _ = training_data(read_table(snakemake.input.dataset), subset, p.pixel_scale, input_range=p.input_range)
 arch = Architecture(n_inputs=X.shape[1], n_hidden=int(p.hidden_units), n_classes=10)
-w, rng = initial_state(arch, seed, weight_init=p.weight_init, bias_init=p.bias_init)
+w, rng = initial_state(arch, seed, weight_init=p.weight_init, bias_init=p.bias_init, init_scale=p.init_scale)
 samples, summary = gradient_noise_samples(
     arch, w, X, y, batch_size, int(p.n_batches), rng, hidden_unit=p.hidden_unit, output_class=int(p.output_class)
 )
@@ -27,7 +27,8 @@ provenance = {
     "dataset": wc.dataset, "n_train": n_train, "batch_size": batch_size, "seed": seed,
     "n_batches": int(p.n_batches), "hidden_unit": int(summary["hidden_unit"].iloc[0]),
     "hidden_unit_setting": p.hidden_unit, "output_class": int(p.output_class),
-    "hidden_units": int(p.hidden_units), "weight_init": p.weight_init, "bias_init": float(p.bias_init),
+    "hidden_units": int(p.hidden_units), "weight_init": p.weight_init, "init_scale": float(p.init_scale),
+    "input_range": p.input_range, "bias_init": float(p.bias_init),
     "pixel_scale": float(p.pixel_scale), "subset_seed": int(p.subset_seed), "status": "ok",
 }
 summary.insert(0, "dataset", wc.dataset)

@@ -34,7 +34,9 @@ if len(w) != arch.n_params:
     raise ValueError(f"{snakemake.input.weights}: {len(w)} parameters, expected {arch.n_params} for {arch}")
 
 subset = read_table(snakemake.input.subset)["index"].to_numpy()
-X, y, _, _ = training_data(read_table(snakemake.input.dataset), subset, p.pixel_scale, dtype=np.float64)
+X, y, _, _ = training_data(
+    read_table(snakemake.input.dataset), subset, p.pixel_scale, dtype=np.float64, input_range=p.protocol["input_range"]
+)
 if len(y) != int(wc.n_train):
     raise ValueError(f"{snakemake.input.subset} holds {len(y)} indices, expected N={wc.n_train}")
 

@@ -27,6 +27,13 @@ paths["evidence_claims"] = inp.evidence_claims
 for r in results:
     log.info("%s: %s (%s)", r.claim_id, r.verdict, r.measured)
 
+variants = None
+if inp.variants:  # the protocol-variant comparison [our extension]: its section, read from its tables
+    overview_path, verdicts_path = inp.variants
+    variants = report.variants_context(
+        dataset=p.dataset, overview=read_table(overview_path), verdicts=read_table(verdicts_path), seeds=p.variant_seeds
+    )
+    paths.update(variants_overview=overview_path, variants_verdicts=verdicts_path)
 context = report.report_context(
     dataset=p.dataset,
     results=results,
@@ -37,6 +44,7 @@ context = report.report_context(
     table_paths=paths,
     diverged_accuracy=p.diverged_accuracy,
     untrained_accuracy=p.untrained_accuracy,
+    variants=variants,
 )
 write_atomic(snakemake.output.summary, lambda tmp: Path(tmp).write_text(report.render_markdown(context)))
 write_atomic(snakemake.output.html, lambda tmp: Path(tmp).write_text(report.render_html(context)))

@@ -65,7 +65,11 @@ config = TrainingConfig(
     steps=number("steps", int),
     seed=number("seed", int),
     l2=number("l2", float),
-    weight_init=p.weight_init,
+    weight_init=p.protocol["weight_init"],
+    init_scale=float(p.protocol["init_scale"]),
+    loss_normalisation=p.protocol["loss_normalisation"],
+    momentum_form=p.protocol["momentum_form"],
+    batch_sampling=p.protocol["batch_sampling"],
     bias_init=float(p.bias_init),
     eval_points=int(p.eval_points),
     eval_chunk=int(p.eval_chunk),
@@ -74,9 +78,13 @@ n_train = number("n_train", int)
 subset = read_table(snakemake.input.subset)["index"].to_numpy()
 if len(subset) != n_train:
     raise ValueError(f"{snakemake.input.subset} holds {len(subset)} indices, expected N={n_train}")
-X_train, y_train, X_test, y_test = training_data(read_table(snakemake.input.dataset), subset, p.pixel_scale)
+X_train, y_train, X_test, y_test = training_data(
+    read_table(snakemake.input.dataset), subset, p.pixel_scale,
+    input_range=p.protocol["input_range"], test_set=p.protocol["test_set"],
+)
 arch = Architecture(n_inputs=X_train.shape[1], n_hidden=int(p.hidden_units), n_classes=10)
-log.info("%s: N=%d train, %d test images; %s", wc.dataset, len(y_train), len(y_test), config)
+log.info("%s: N=%d train, %d test images; protocol %s (%s); %s", wc.dataset, len(y_train), len(y_test),
+         wc.protocol, ", ".join(f"{k}={v}" for k, v in p.protocol.items()), config)
 
 
 def progress(pr):
@@ -128,6 +136,8 @@ log.info(
 provenance = {
     "dataset": wc.dataset,
     "n_train": n_train,
+    "protocol": wc.protocol,
+    "protocol_options": dict(p.protocol),
     "training": config_record(config),
     "hidden_units": int(p.hidden_units),
     "pixel_scale": float(p.pixel_scale),
