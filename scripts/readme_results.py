@@ -1,11 +1,14 @@
-"""Print the README's "Results of the default run" table from a run's claims table.
+"""Print the README's generated tables from a run's tables: the claims of the default run, or the
+protocol-variant comparison.
 
-    python scripts/readme_results.py results/summary/mnist5k/claims.parquet
     python scripts/readme_results.py results/summary/mnist5k/claims.parquet --readme README.md
+    python scripts/readme_results.py results/variants/mnist5k/overview.parquet --readme README.md
 
-prints the table as Markdown; with ``--readme`` it also replaces the table between the
-``<!-- results table -->`` and ``<!-- end of results table -->`` markers of that file. Every
-cell is copied from ``claims.parquet`` (the verdicts the workflow computed), never typed.
+prints the table as Markdown; with ``--readme`` it also replaces the table between the markers
+of that file: ``<!-- results table -->`` ... ``<!-- end of results table -->`` for a claims
+table, ``<!-- variants table -->`` ... ``<!-- end of variants table -->`` for a comparison's
+``overview.parquet`` (read with the ``verdicts.parquet`` beside it). Every cell is copied from
+those tables (the verdicts the workflow computed), never typed.
 """
 
 from __future__ import annotations
@@ -17,27 +20,39 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bayes_sgd.report import results_markdown  # noqa: E402
+from bayes_sgd.report import results_markdown, variants_markdown  # noqa: E402
 from bayes_sgd.tables import read_provenance, read_table  # noqa: E402
 
-START, END = "<!-- results table -->", "<!-- end of results table -->"
+MARKERS = {
+    "claims": ("<!-- results table -->", "<!-- end of results table -->"),
+    "variants": ("<!-- variants table -->", "<!-- end of variants table -->"),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("claims", type=Path, help="claims.parquet of a run (results/summary/<dataset>/claims.parquet)")
+    parser.add_argument(
+        "table", type=Path,
+        help="claims.parquet of a run (results/summary/<dataset>/) or overview.parquet of a comparison (results/variants/<dataset>/)",
+    )
     parser.add_argument("--readme", type=Path, help="also rewrite the table between the markers of this file")
     args = parser.parse_args()
 
-    dataset = read_provenance(args.claims)["provenance"]["dataset"]
-    table = results_markdown(read_table(args.claims), dataset)
+    provenance = read_provenance(args.table)["provenance"]
+    if "variants" in provenance:
+        kind = "variants"
+        table = variants_markdown(read_table(args.table), read_table(args.table.with_name("verdicts.parquet")))
+    else:
+        kind = "claims"
+        table = results_markdown(read_table(args.table), provenance["dataset"])
     print(table, end="")
     if args.readme:
+        start, end = MARKERS[kind]
         text = args.readme.read_text()
-        pattern = re.compile(re.escape(START) + r"\n.*?" + re.escape(END), re.DOTALL)
+        pattern = re.compile(re.escape(start) + r"\n.*?" + re.escape(end), re.DOTALL)
         if not pattern.search(text):
-            sys.exit(f"{args.readme}: no '{START}' ... '{END}' markers")
-        args.readme.write_text(pattern.sub(lambda _: f"{START}\n{table}{END}", text))
+            sys.exit(f"{args.readme}: no '{start}' ... '{end}' markers")
+        args.readme.write_text(pattern.sub(lambda _: f"{start}\n{table}{end}", text))
 
 
 if __name__ == "__main__":

@@ -124,3 +124,28 @@ def test_html_report_holds_the_same_tables():
     for r in results:
         assert f"<code>{r.claim_id}</code>" in html
     assert "all interior optima" in html and "Student t, 95%" in html
+
+
+def test_the_claims_report_has_the_variants_section_only_with_a_comparison():
+    ctx, _ = context()
+    assert "Protocol variants" not in report.render_markdown(ctx) and "Protocol variants" not in report.render_html(ctx)
+    overview = pd.DataFrame(
+        {"variant": ["paper", "dampened"], "protocol": ["paper", "momentum_form-dampened"],
+         "changes": ["the main protocol (mlp:)", "momentum_form = dampened"],
+         "figures_3_4_8": [claims.DOES_NOT_HOLD, claims.HOLDS], "scaling": [claims.NOT_MEASURED] * 2,
+         "failing_claims": ["interior_optimum_batch_size", ""]}
+    )
+    verdicts = pd.DataFrame(
+        {"variant": ["paper", "dampened"], "protocol": overview["protocol"], "changes": overview["changes"],
+         "learning_rate_scale": 1.0, "claim_id": "interior_optimum_batch_size", "figure": "Fig. 4",
+         "verdict": [claims.DOES_NOT_HOLD, claims.HOLDS], "measured": ["best B = 1000", "best B = 30"],
+         "criterion": "c"}
+    )
+    section = report.variants_context(dataset="mnist5k", overview=overview, verdicts=verdicts, seeds=None)
+    ctx = {**ctx, "variants": section}
+    md = report.render_markdown(ctx)
+    assert "## Protocol variants on mnist5k" in md and "best B = 30" in md
+    assert "Figures 3, 4 and 8 hold (every claim of those figures holds) under: dampened." in md
+    assert md.index("## Protocol variants") < md.index("## The sweeps of this configuration")
+    html = report.render_html(ctx)
+    assert "<h2>Protocol variants on mnist5k</h2>" in html and "best B = 1000" in html

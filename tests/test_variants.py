@@ -152,7 +152,8 @@ def test_overview_says_where_figures_3_4_8_and_the_scaling_rules_hold():
     assert "## Protocol variants on mnist5k" in markdown and f"m {momentum}" in markdown
     assert "hold (every claim of those figures holds) under: a, b, c" in markdown
     assert "<table" in render_variants_html(context) and "<!DOCTYPE html>" in render_variants_html(context, page=True)
-    assert variants_markdown(overview.reset_index()).count("\n") == 2 + len(overview)
+    readme = variants_markdown(overview.reset_index(), verdicts)
+    assert readme.count("\n") == 2 + len(overview) and f"m {figs[0]}" in readme
 
 
 def test_accuracy_table_stacks_each_variants_figure_4_curve():

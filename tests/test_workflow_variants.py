@@ -6,12 +6,14 @@ functions in test_variants.py.)"""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import pytest
 
 from bayes_sgd import claims
 from bayes_sgd.tables import read_provenance, read_table
-from workflow_helpers import TINY_MLP, dry_run, snakemake, write_config
+from workflow_helpers import REPO, TINY_MLP, dry_run, snakemake, write_config
 
 VARIANTS = {
     "dampened": {"momentum_form": "dampened"},
@@ -136,3 +138,21 @@ def test_a_variant_with_the_options_of_another_trains_nothing(edited):
     assert {path for job in jobs if job.rule == "collect_variant_runs" for path in job.outputs} == {
         f"{DIR}/dampened_again/figure_{k}_{kind}.parquet" for k in (3, 4, 8) for kind in ("runs", "final", "curves")
     }
+
+
+def test_readme_variants_table_is_generated_from_the_comparison(workdir, tmp_path):
+    overview = read_table(workdir / DIR / "overview.parquet")
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- variants table -->\n| old |\n<!-- end of variants table -->\n\nrest\n")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "readme_results.py"), str(workdir / DIR / "overview.parquet"),
+         "--readme", str(readme)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 + len(overview)
+    for line, (_, row) in zip(lines[2:], overview.iterrows()):
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert cells[0] == row["variant"] and cells[2] == row["figures_3_4_8"] and cells[3] == row["scaling"]
+    text = readme.read_text()
+    assert proc.stdout in text and "| old |" not in text and text.endswith("rest\n")

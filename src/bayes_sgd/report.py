@@ -296,8 +296,17 @@ def render_variants_html(context: Mapping[str, Any], page: bool = False) -> str:
     )
 
 
-def variants_markdown(overview: pd.DataFrame) -> str:
-    """The README's protocol-variant table from a run's ``overview.parquet`` (cells copied)."""
+def variants_markdown(overview: pd.DataFrame, verdicts: pd.DataFrame) -> str:
+    """The README's protocol-variant table from a run's ``overview.parquet`` and
+    ``verdicts.parquet``: per variant its changes, the two verdicts, the failing claims and what
+    Figures 3 and 4 measured (every cell copied from those tables)."""
+    measured = verdicts.pivot(index="variant", columns="claim_id", values="measured")
+
+    def column(claim_id: str) -> list[str]:
+        if claim_id not in measured.columns:
+            return ["-"] * len(overview)
+        return [str(measured.loc[name, claim_id]) for name in overview["variant"]]
+
     return _md_table(
         pd.DataFrame(
             {
@@ -306,6 +315,8 @@ def variants_markdown(overview: pd.DataFrame) -> str:
                 "Figures 3, 4, 8": overview["figures_3_4_8"],
                 "Scaling rules": overview["scaling"],
                 "Failing claims": overview["failing_claims"].replace("", "-"),
+                "Fig. 3 measured": column("small_batch_beats_full_batch"),
+                "Fig. 4 measured": column("interior_optimum_batch_size"),
             }
         )
     ) + "\n"

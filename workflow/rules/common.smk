@@ -206,3 +206,17 @@ def evidence_runtime(wildcards, attempt):
     """runtime (minutes) of a compute_mlp_evidence job: a generous estimate x 3, x attempt."""
     minutes = 5 + 0.2 * int(wildcards.n_train) / 1000 + (5 if exact_softmax_layer(wildcards) else 0)
     return int(-(-3 * minutes // 1)) * attempt
+
+
+# --- protocol variants (workflow/rules/variants.smk) ---
+
+
+def variant_claim_tables(wildcards):
+    """The claim tables of one variant (VARIANTS, variants.smk), by their bayes_sgd.claims.TABLES names."""
+    v = VARIANTS[wildcards.variant]
+    tables = {f"figure_{k}_curves": f"{VARIANTS_DIR}/{v.name}/figure_{k}_curves.parquet" for k in variants.VARIANT_FIGURES}
+    for sweep in v.sweeps:
+        for name in variants.variant_tables([sweep]):
+            if name.startswith(sweep):
+                tables[name] = f"{VARIANTS_DIR}/{v.name}/{sweep}/{name[len(sweep) + 1:]}.parquet"
+    return tables

@@ -53,17 +53,6 @@ use rule analyse_scaling_sweep as analyse_variant_sweep with:
         f"logs/analyse_variant_sweep/{DATASET}/{{variant}}_{{sweep}}.log",
 
 
-def variant_claim_tables(wildcards):
-    """The claim tables of one variant, by their bayes_sgd.claims.TABLES names."""
-    v = VARIANTS[wildcards.variant]
-    tables = {f"figure_{k}_curves": f"{VARIANTS_DIR}/{v.name}/figure_{k}_curves.parquet" for k in variants.VARIANT_FIGURES}
-    for sweep in v.sweeps:
-        for name in variants.variant_tables([sweep]):
-            if name.startswith(sweep):
-                tables[name] = f"{VARIANTS_DIR}/{v.name}/{sweep}/{name[len(sweep) + 1:]}.parquet"
-    return tables
-
-
 rule assess_variant_claims:
     input:
         unpack(variant_claim_tables),
