@@ -16,6 +16,7 @@ from scipy import stats
 
 from bayes_sgd import datasets, mlp, sgd
 from bayes_sgd.checkpoint import Checkpoint
+from test_checkpoint import KillAfterSave, Killed
 
 ARCH = mlp.Architecture(n_inputs=20, n_hidden=8, n_classes=10)
 # every curve column but the wall-clock time must be bit-identical across a resume
@@ -244,23 +245,6 @@ def test_full_batch_epoch_shuffle_is_the_full_batch_run():
     a = sgd.train(ARCH, X, y, X, y, _config(batch_size=10, batch_sampling="epoch_shuffle"))
     b = sgd.train(ARCH, X, y, X, y, _config(batch_size=10))
     np.testing.assert_array_equal(a.parameters, b.parameters)
-
-
-class Killed(Exception):
-    pass
-
-
-class KillAfterSave(Checkpoint):
-    """Saves like a Checkpoint, then 'kills' the process (raises) after save number ``kill_at``."""
-
-    def __init__(self, *args, kill_at: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.kill_at = kill_at
-
-    def save(self, state):
-        super().save(state)
-        if self.saves == self.kill_at:
-            raise Killed(state.step)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 """Draw test accuracy against the noise scale g for every curve of Figures 5-7 on one axis
 (rule plot_accuracy_vs_noise_scale; a figure the paper does not have)."""
 
+from bayes_sgd.figure_files import save_figure
 from bayes_sgd.figures_scaling import figure_accuracy_vs_noise_scale
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.sweeps import get_sweep
-from bayes_sgd.tables import read_table, write_atomic
+from bayes_sgd.tables import read_table
 
 log = script_logger(snakemake)
 families = {
@@ -14,7 +15,4 @@ families = {
 for name, (curves, sweep) in families.items():
     log.info("%s: %d curves over %s, %d points", name, curves[sweep].nunique(), sweep, len(curves))
 fig = figure_accuracy_vs_noise_scale(families, title=snakemake.params.title)
-for path in snakemake.output.figure:
-    fmt = path.rsplit(".", 1)[-1]
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=snakemake.params.dpi))
-    log.info("wrote %s", path)
+save_figure(fig, snakemake.output.figure, snakemake.params.dpi, log)

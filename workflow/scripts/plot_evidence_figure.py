@@ -1,11 +1,11 @@
 """Draw one evidence figure from the aggregated evidence table (rule plot_evidence_figure)."""
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from bayes_sgd import figures_evidence as fe
+from bayes_sgd.figure_files import save_figure
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.tables import read_table, write_atomic
+from bayes_sgd.tables import read_table
 
 log = script_logger(snakemake)
 p = snakemake.params
@@ -20,8 +20,4 @@ elif figure == "evidence_vs_accuracy":
 else:
     optima = pd.concat([read_table(path) for path in snakemake.input.optima], ignore_index=True)
     fig = fe.plot_b_simple_vs_optimum(table, optima, **options)
-for path in snakemake.output.figure:
-    fmt = path.rsplit(".", 1)[-1]
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=p.dpi))
-    log.info("wrote %s", path)
-plt.close(fig)
+save_figure(fig, snakemake.output.figure, p.dpi, log)

@@ -1,19 +1,14 @@
 """Draw Figure 4 (final test accuracy versus batch size) from its batch-size curve table and the
 final evaluation of every run."""
 
-import matplotlib.pyplot as plt
-
+from bayes_sgd.figure_files import save_figure
 from bayes_sgd.figures_sgd import plot_final_accuracy
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.tables import read_table, write_atomic
+from bayes_sgd.tables import read_table
 
 log = script_logger(snakemake)
 final = read_table(snakemake.input.final)
 curves = read_table(snakemake.input.curves)
 log.info("%d runs, %d diverged", len(final), int((final["status"] == "diverged").sum()))
 fig = plot_final_accuracy(final, curves, snakemake.params.title)
-for path in snakemake.output.figure:
-    fmt = path.rsplit(".", 1)[-1]
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=snakemake.params.dpi))
-    log.info("wrote %s", path)
-plt.close(fig)
+save_figure(fig, snakemake.output.figure, snakemake.params.dpi, log)

@@ -1,10 +1,9 @@
 """Draw Figures 1 and 2 (Section 3) from the logistic-regression fits table, in every format."""
 
-import matplotlib.pyplot as plt
-
+from bayes_sgd.figure_files import save_figure
 from bayes_sgd.figures_logistic import plot_figure_1, plot_figure_2
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.tables import read_table, write_atomic
+from bayes_sgd.tables import read_table
 
 log = script_logger(snakemake)
 fits = read_table(snakemake.input.fits)
@@ -15,9 +14,4 @@ for plot, paths, title in (
     (plot_figure_1, snakemake.output.figure_1, titles["figure_1"]),
     (plot_figure_2, snakemake.output.figure_2, titles["figure_2"]),
 ):
-    fig = plot(fits, title=title)
-    for path in paths:
-        fmt = path.rsplit(".", 1)[-1]
-        write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=snakemake.params.dpi))
-        log.info("wrote %s", path)
-    plt.close(fig)
+    save_figure(plot(fits, title=title), paths, snakemake.params.dpi, log)

@@ -2,10 +2,11 @@
 per curve of the sweep; (b) the optimum batch size against the swept quantity, with its
 seed-bootstrap interval, the log-log fit and the slope-1 line of the paper's proportionality."""
 
+from bayes_sgd.figure_files import save_figure
 from bayes_sgd.figures_scaling import figure_scaling
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.noise_scale import fit_of
-from bayes_sgd.tables import read_table, write_atomic
+from bayes_sgd.tables import read_table
 
 log = script_logger(snakemake)
 sweep = snakemake.params.sweep
@@ -17,7 +18,4 @@ if fit is not None:
 else:
     log.info("no fit drawn: %s", reason)
 fig = figure_scaling(curves, points, sweep, fit, title=snakemake.params.title)
-for path in snakemake.output.figure:
-    fmt = path.rsplit(".", 1)[-1]
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=snakemake.params.dpi))
-    log.info("wrote %s", path)
+save_figure(fig, snakemake.output.figure, snakemake.params.dpi, log)
