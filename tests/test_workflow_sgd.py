@@ -102,10 +102,10 @@ def test_final_weights_reproduce_the_last_evaluation(workdir):
 
 @pytest.mark.slow
 def test_jobs_are_single_threaded_and_log_progress(workdir):
-    log = (workdir / "logs/train_mlp/mnist5k/N40" / "eps0.5_m0.9_B5_l20_T30_s0.log").read_text()
+    log = (workdir / "logs/train_mlp/mnist5k/paper/N40" / "eps0.5_m0.9_B5_l20_T30_s0.log").read_text()
     assert "OPENBLAS_NUM_THREADS=1" in log
     assert "step 30/30" in log and "done: status" in log
-    bench = workdir / "benchmarks/train_mlp/mnist5k/N40" / "eps0.5_m0.9_B5_l20_T30_s0.tsv"
+    bench = workdir / "benchmarks/train_mlp/mnist5k/paper/N40" / "eps0.5_m0.9_B5_l20_T30_s0.tsv"
     assert bench.is_file()
 
 
