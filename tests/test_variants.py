@@ -163,3 +163,10 @@ def test_accuracy_table_stacks_each_variants_figure_4_curve():
     assert list(table["variant"]) == ["paper", "paper", "slow", "slow"]
     assert list(table["mean_accuracy"]) == [0.1, 0.9, 0.5, 0.8]
     assert list(table["learning_rate_scale"]) == [1.0, 1.0, 0.1, 0.1]
+
+
+def test_a_variants_claim_tables_are_named_as_the_claims_read_them():
+    files = variants.variant_table_files(["learning_rate", "momentum"])
+    assert set(files) <= set(claims.TABLES)
+    assert files["learning_rate_fits"] == "learning_rate/fits.parquet" and files["momentum_fits"] == "momentum/fits.parquet"
+    assert set(variants.variant_table_files([])) == {"figure_3_curves", "figure_4_curves", "figure_8_curves"}

@@ -156,3 +156,23 @@ def test_readme_variants_table_is_generated_from_the_comparison(workdir, tmp_pat
         assert cells[0] == row["variant"] and cells[2] == row["figures_3_4_8"] and cells[3] == row["scaling"]
     text = readme.read_text()
     assert proc.stdout in text and "| old |" not in text and text.endswith("rest\n")
+
+
+def test_a_variant_with_sweeps_gets_the_scaling_claims(tmp_path):
+    from test_workflow_reruns import tiny_scaling  # the default sweeps on 40 images, 20 updates
+    from workflow_helpers import DEFAULT_CONFIG
+    import yaml
+
+    scaling = tiny_scaling(yaml.safe_load(DEFAULT_CONFIG.read_text())["scaling"])
+    config = {**TINY, "variants": {"slow": {"learning_rate_scale": 0.5, "sweeps": ["learning_rate", "momentum"]}},
+              "scaling": {**scaling, "claims": TINY["scaling"]["claims"]}}
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", timeout=600)
+    for sweep in ("learning_rate", "momentum"):
+        curves = read_table(tmp_path / DIR / "slow" / sweep / "curves.parquet")
+        assert len(curves) and (curves["learning_rate"] < 1.0).all()  # the variant's scaled eps
+    verdicts = read_table(tmp_path / DIR / "verdicts.parquet")
+    slow = list(verdicts.loc[verdicts["variant"] == "slow", "claim_id"])
+    sweeps = [cid for cid, c in claims.CLAIMS.items() if set(c.inputs) & {"learning_rate_optima", "learning_rate_fits", "momentum_fits"}]
+    assert slow == [cid for cid in claims.CLAIMS if cid in FIGURE_CLAIM_IDS or cid in sweeps]
+    assert list(verdicts.loc[verdicts["variant"] == "paper", "claim_id"]) == FIGURE_CLAIM_IDS

@@ -212,12 +212,14 @@ def variant_sweep_curves(variant: Variant, scaling: Mapping[str, Any], sweep: st
     return curves
 
 
-def variant_tables(sweeps: Sequence[str]) -> tuple[str, ...]:
-    """The claim tables (:data:`bayes_sgd.claims.TABLES` names) a variant with ``sweeps`` has."""
-    names = [f"figure_{k}_curves" for k in VARIANT_FIGURES]
+def variant_table_files(sweeps: Sequence[str]) -> dict[str, str]:
+    """The claim tables (:data:`bayes_sgd.claims.TABLES` names) of a variant with ``sweeps``,
+    each with its file in the variant's folder (the main rules' names for the same tables)."""
+    files = {f"figure_{k}_curves": f"figure_{k}_curves.parquet" for k in VARIANT_FIGURES}
     for sweep in sweeps:
-        names += [f"{sweep}_optima", f"{sweep}_fits"] if sweep == "learning_rate" else [f"{sweep}_fits"]
-    return tuple(names)
+        kinds = ("optima", "fits") if sweep == "learning_rate" else ("fits",)
+        files.update({f"{sweep}_{kind}": f"{sweep}/{kind}.parquet" for kind in kinds})
+    return files
 
 
 def variant_claims(tables: Mapping[str, pd.DataFrame], thresholds: ClaimThresholds) -> list:

@@ -214,9 +214,4 @@ def evidence_runtime(wildcards, attempt):
 def variant_claim_tables(wildcards):
     """The claim tables of one variant (VARIANTS, variants.smk), by their bayes_sgd.claims.TABLES names."""
     v = VARIANTS[wildcards.variant]
-    tables = {f"figure_{k}_curves": f"{VARIANTS_DIR}/{v.name}/figure_{k}_curves.parquet" for k in variants.VARIANT_FIGURES}
-    for sweep in v.sweeps:
-        for name in variants.variant_tables([sweep]):
-            if name.startswith(sweep):
-                tables[name] = f"{VARIANTS_DIR}/{v.name}/{sweep}/{name[len(sweep) + 1:]}.parquet"
-    return tables
+    return {name: f"{VARIANTS_DIR}/{v.name}/{file}" for name, file in variants.variant_table_files(v.sweeps).items()}
