@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from bayes_sgd.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds, evaluate_claims
-from bayes_sgd.sweeps import Run, format_number, sweep_curves, sweep_runs
+from bayes_sgd.sweeps import Run, figure_runs, format_number, sweep_curves, sweep_runs
 
 #: The protocol options of ``mlp:`` (and of a variant), in the order protocol ids list them.
 PROTOCOL_OPTIONS = (
@@ -182,19 +182,12 @@ def _scaled(run: Run, variant: Variant) -> Run:
 
 
 def variant_figure_runs(variant: Variant, mlp: Mapping[str, Any], seeds: Sequence[int] | None) -> dict[str, list[Run]]:
-    """The runs of Figures 3, 4 and 8 under ``variant``; ``seeds`` (None: each figure's own)."""
+    """The runs of Figures 3, 4 and 8 under ``variant`` (:func:`bayes_sgd.sweeps.figure_runs`);
+    ``seeds`` (None: each figure's own)."""
     runs = {}
     for k in VARIANT_FIGURES:
-        s = mlp[f"figure_{k}"]
-        runs[k] = [
-            _scaled(
-                Run(int(s["n_train"]), float(s["learning_rate"]), float(s["momentum"]), int(b), float(s["l2"]),
-                    int(s["steps"]), int(seed)),
-                variant,
-            )
-            for b in s["batch_sizes"]
-            for seed in (s["seeds"] if seeds is None else seeds)
-        ]
+        section = mlp[f"figure_{k}"] if seeds is None else {**mlp[f"figure_{k}"], "seeds": list(seeds)}
+        runs[k] = [_scaled(r, variant) for r in figure_runs({"figure": section}, ["figure"])]
     return runs
 
 
