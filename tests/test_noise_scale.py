@@ -313,12 +313,12 @@ def test_duplicate_runs_are_an_error():
 
 def test_loglog_fit_exact_power_law_and_slope_one_line():
     x = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
-    fit = ns.loglog_fit(x, 7.0 * x**0.8)
+    fit = ns.loglog_fit(x, 7.0 * x**0.8, confidence=0.95)
     assert fit.slope == pytest.approx(0.8, abs=1e-12)
     assert fit.intercept == pytest.approx(np.log(7.0), abs=1e-12)
     assert fit.slope_low == pytest.approx(0.8, abs=1e-9) and fit.slope_high == pytest.approx(0.8, abs=1e-9)
     np.testing.assert_allclose(fit.predict(x), 7.0 * x**0.8)
-    prop = ns.loglog_fit(x, 3.0 * x)
+    prop = ns.loglog_fit(x, 3.0 * x, confidence=0.95)
     assert prop.intercept_slope1 == pytest.approx(np.log(3.0))
     np.testing.assert_allclose(prop.predict_slope1(x), 3.0 * x)
     assert prop.contains_one()
@@ -344,7 +344,7 @@ def test_loglog_t_interval_coverage():
     trials = 400
     for _ in range(trials):
         y = 2 * x**0.7 * np.exp(rng.normal(0, 0.3, x.size))
-        fit = ns.loglog_fit(x, y)
+        fit = ns.loglog_fit(x, y, confidence=0.95)
         covered += fit.slope_low <= 0.7 <= fit.slope_high
     assert 0.91 <= covered / trials <= 0.99
 
@@ -353,23 +353,23 @@ def test_loglog_bootstrap_intervals():
     rng = np.random.default_rng(8)
     x = np.geomspace(0.1, 10, 8)
     y = 5 * x * np.exp(rng.normal(0, 0.1, x.size))
-    fit = ns.loglog_fit(x, y, method="bootstrap", rng=np.random.default_rng(0), n_boot=500)
+    fit = ns.loglog_fit(x, y, method="bootstrap", rng=np.random.default_rng(0), n_boot=500, confidence=0.95)
     assert fit.slope_low < fit.slope < fit.slope_high
     assert fit.contains_one()
     # Replicates that are all the same curve give a zero-width interval at the OLS slope.
-    same = ns.loglog_fit(x, y, method="bootstrap", y_replicates=np.tile(y, (10, 1)))
+    same = ns.loglog_fit(x, y, method="bootstrap", y_replicates=np.tile(y, (10, 1)), confidence=0.95)
     assert same.slope_low == pytest.approx(same.slope) and same.slope_high == pytest.approx(same.slope)
     with pytest.raises(ValueError):
-        ns.loglog_fit(x, y, method="bootstrap")
+        ns.loglog_fit(x, y, method="bootstrap", confidence=0.95)
 
 
 def test_loglog_fit_two_points_and_bad_input():
-    fit = ns.loglog_fit([1, 10], [2, 20])
+    fit = ns.loglog_fit([1, 10], [2, 20], confidence=0.95)
     assert fit.slope == pytest.approx(1.0)
     assert np.isnan(fit.slope_low) and np.isnan(fit.slope_high) and not fit.contains_one()
     for x, y in [([1], [1]), ([1, 1], [1, 2]), ([1, -1], [1, 2]), ([1, 2], [0, 2])]:
         with pytest.raises(ValueError):
-            ns.loglog_fit(x, y)
+            ns.loglog_fit(x, y, confidence=0.95)
 
 
 # ---- the scaling rules end to end ---------------------------------------------------------
@@ -390,10 +390,10 @@ def test_scaling_fit_recovers_proportionality_to_the_learning_rate():
     )
     points = ns.scaling_points(optima, "learning_rate")
     assert points["used"].all()
-    fit = ns.fit_scaling(points)
+    fit = ns.fit_scaling(points, confidence=0.95)
     assert fit.slope == pytest.approx(1.0, abs=0.1)
     assert fit.contains_one()
-    boot = ns.fit_scaling(points, method="bootstrap", replicates=reps)
+    boot = ns.fit_scaling(points, method="bootstrap", replicates=reps, confidence=0.95)
     assert boot.slope == fit.slope
     assert boot.slope_low < 1.0 < boot.slope_high
     assert np.exp(fit.intercept_slope1) == pytest.approx(60.0, rel=0.1)
@@ -423,7 +423,7 @@ def test_scaling_points_exclusions_and_abscissae():
     assert list(pts["used"]) == [False, False, True, False]
     np.testing.assert_allclose(ns.scaling_points(optima, "momentum")["x"], [1.0, 2.0, 10.0, 20.0])
     with pytest.raises(ValueError):
-        ns.fit_scaling(pts)  # one usable point
+        ns.fit_scaling(pts, confidence=0.95)  # one usable point
     with pytest.raises(ValueError):
         ns.scaling_points(optima, "weight_decay")
     # a region with too few optima is a row that says why, not an error
@@ -445,7 +445,7 @@ def test_scaling_figures_draw_the_computed_tables():
     curves = curves_of(final)
     optima = optimum(final, seed=0, n_boot=50)
     points = ns.scaling_points(optima, "learning_rate")
-    fit = ns.fit_scaling(points)
+    fit = ns.fit_scaling(points, confidence=0.95)
     fig = fs.figure_scaling(curves, points, "learning_rate", fit)
     ax_a, ax_b = fig.axes
     assert len([ln for ln in ax_a.get_lines() if ln.get_linestyle() == "-"]) == 3
