@@ -49,4 +49,5 @@ STAGE_TARGETS = {
 rule all:
     input:
         [STAGE_TARGETS[stage] for stage in config["targets"]],
+        SUMMARY_TARGETS,
     default_target: True

@@ -5,9 +5,10 @@ protocol-variant comparison.
     python scripts/readme_results.py results/variants/mnist5k/overview.parquet --readme README.md
 
 prints the table as Markdown; with ``--readme`` it also replaces the table between the markers
-of that file: ``<!-- results table -->`` ... ``<!-- end of results table -->`` for a claims
-table, ``<!-- variants table -->`` ... ``<!-- end of variants table -->`` for a comparison's
-``overview.parquet`` (read with the ``verdicts.parquet`` beside it). Every cell is copied from
+of that file: ``<!-- results table: <dataset> -->`` ... ``<!-- end of results table: <dataset> -->``
+for a claims table of that dataset (the README has one for the embedded ``mnist5k`` and one for
+full ``mnist``), ``<!-- variants table -->`` ... ``<!-- end of variants table -->`` for a
+comparison's ``overview.parquet`` (read with the ``verdicts.parquet`` beside it). Every cell is copied from
 those tables (the verdicts the workflow computed), never typed.
 """
 
@@ -23,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from bayes_sgd.report import results_markdown, variants_markdown  # noqa: E402
 from bayes_sgd.tables import read_provenance, read_table  # noqa: E402
 
-MARKERS = {
-    "claims": ("<!-- results table -->", "<!-- end of results table -->"),
-    "variants": ("<!-- variants table -->", "<!-- end of variants table -->"),
-}
+def markers(name: str) -> tuple[str, str]:
+    """The README markers around the generated table ``name``."""
+    return f"<!-- {name} -->", f"<!-- end of {name} -->"
 
 
 def main() -> None:
@@ -40,14 +40,14 @@ def main() -> None:
 
     provenance = read_provenance(args.table)["provenance"]
     if "variants" in provenance:
-        kind = "variants"
+        name = "variants table"
         table = variants_markdown(read_table(args.table), read_table(args.table.with_name("verdicts.parquet")))
     else:
-        kind = "claims"
+        name = f"results table: {provenance['dataset']}"
         table = results_markdown(read_table(args.table), provenance["dataset"])
     print(table, end="")
     if args.readme:
-        start, end = MARKERS[kind]
+        start, end = markers(name)
         text = args.readme.read_text()
         pattern = re.compile(re.escape(start) + r"\n.*?" + re.escape(end), re.DOTALL)
         if not pattern.search(text):

@@ -461,3 +461,19 @@ def test_two_curves_passed_as_one_are_refused():
     ):
         with pytest.raises(ValueError, match="one batch-size curve"):
             fn(two, T)
+
+
+def test_claims_of_tables_not_built_say_why():
+    why = "not built: stage 'scaling' is not in this configuration's targets (data, sgd)"
+    not_built = {"learning_rate_optima": why, "learning_rate_fits": why, "n_train_fits": why, "momentum_fits": why}
+    results = {r.claim_id: r for r in claims.evaluate_claims({}, not_built=not_built)}
+    reading = {cid for cid, c in claims.CLAIMS.items() if set(c.inputs) & set(not_built)}
+    assert len(reading) == 4
+    for cid, r in results.items():
+        assert r.verdict == claims.NOT_MEASURED
+        assert (r.measured == why) == (cid in reading)
+        assert r.criterion  # the criterion is still stated
+    with pytest.raises(ValueError, match="both given and said not to be built"):
+        claims.evaluate_claims({"momentum_fits": None}, not_built={"momentum_fits": why})
+    with pytest.raises(ValueError, match="unknown table"):
+        claims.evaluate_claims({}, not_built={"no_such_table": why})

@@ -299,7 +299,7 @@ def test_readme_results_table_is_generated_from_the_claims_table(workdir, tmp_pa
     claims_path = workdir / f"{SUMMARY}/claims.parquet"
     table = read_table(claims_path)
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n<!-- results table -->\n| old | table |\n<!-- end of results table -->\n\nrest\n")
+    readme.write_text("# x\n\n<!-- results table: mnist5k -->\n| old | table |\n<!-- end of results table: mnist5k -->\n\nrest\n")
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "readme_results.py"), str(claims_path), "--readme", str(readme)],
         capture_output=True, text=True, timeout=120, check=True,

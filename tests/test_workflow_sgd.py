@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from bayes_sgd import claims
 from bayes_sgd.mlp import Architecture, evaluate
 from bayes_sgd.sgd import CONFIG_COLUMNS, CURVE_COLUMNS, evaluation_steps, training_data
 from bayes_sgd.tables import read_provenance, read_table
@@ -136,6 +137,35 @@ def test_collected_tables_and_figures(workdir):
     assert list(noise["sample"]) == ["single", "batch"] and list(noise["n"]) == [40, 100]
     for figure in FIGURES:
         assert (workdir / figure).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_claims_report_of_the_stages_built(workdir):
+    """targets [data, sgd]: the report judges Figures 3, 4, 8 and 9 from their tables, builds nothing
+    of the other stages, and says which stages it left out."""
+    only_sgd = ("--config", "targets=[data,sgd]")
+    assert planned_jobs(workdir, *only_sgd) == {"summarise_claims": 1}
+    snakemake(workdir, "--cores", "1", *only_sgd)
+    summary = "results/summary/mnist5k"
+    table = read_table(workdir / f"{summary}/claims.parquet").set_index("claim_id")
+    provenance = read_provenance(workdir / f"{summary}/claims.parquet")["provenance"]
+    tables = {f"figure_{k}_curves": read_table(workdir / f"results/sgd/mnist5k/figure_{k}_curves.parquet") for k in (3, 4, 8)}
+    tables["gradient_noise"] = read_table(workdir / f"{NOISE}_summary.parquet")
+    judged = [c.claim_id for c in claims.CLAIMS.values() if set(c.inputs) <= set(tables)]
+    assert len(judged) == 5
+    for r in claims.evaluate_claims(tables, claims.ClaimThresholds(**provenance["thresholds"])):
+        if r.claim_id in judged:
+            assert (table.loc[r.claim_id, "measured"], table.loc[r.claim_id, "verdict"]) == (r.measured, r.verdict)
+    left_out = table.drop(index=judged)
+    assert len(left_out) == len(claims.CLAIMS) - 5 + 2  # and the two evidence claims
+    assert (left_out["verdict"] == claims.NOT_MEASURED).all()
+    for stage in ("logistic", "scaling", "evidence"):
+        assert left_out["measured"].str.contains(f"stage '{stage}' is not in this configuration's targets").any()
+    assert not (workdir / "results/logistic").exists() and not (workdir / "results/scaling").exists()
+    assert provenance["targets"] == ["data", "sgd"] and sorted(provenance["not_built"]) == ["evidence", "logistic", "scaling"]
+    report = (workdir / f"{summary}/summary.md").read_text()
+    assert "Not built by this configuration" in report and "stage scaling" in report
+    assert "## The sweeps of this configuration" not in report
 
 
 @pytest.mark.slow

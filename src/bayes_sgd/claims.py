@@ -40,7 +40,7 @@ under ``scaling.claims`` in the schema (with its default and description) and a 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -701,19 +701,35 @@ def claim_minibatch_gradients_gaussian(summary: pd.DataFrame | None, t: ClaimThr
 
 
 def evaluate_claims(
-    tables: Mapping[str, pd.DataFrame | None] | None = None, thresholds: ClaimThresholds | None = None
+    tables: Mapping[str, pd.DataFrame | None] | None = None,
+    thresholds: ClaimThresholds | None = None,
+    *,
+    not_built: Mapping[str, str] | None = None,
 ) -> list[ClaimResult]:
     """Every registered claim, in registration (the paper's) order.
 
     ``tables``: name (a key of :data:`TABLES`) -> table; a missing or ``None`` table makes the
-    claims that read it 'not measured'. ``thresholds``: default :meth:`ClaimThresholds.defaults`.
+    claims that read it 'not measured'. ``not_built``: name -> why that table was not built (for
+    example, its stage is not a target); a claim that reads one is 'not measured' with that reason
+    as its measurement. ``thresholds``: default :meth:`ClaimThresholds.defaults`.
     """
-    unknown = sorted(set(tables or {}) - set(TABLES))
+    not_built = dict(not_built or {})
+    unknown = sorted((set(tables or {}) | set(not_built)) - set(TABLES))
     if unknown:
         raise ValueError(f"evaluate_claims: unknown table(s) {unknown}; known: {sorted(TABLES)}")
+    both = sorted(set(tables or {}) & set(not_built))
+    if both:
+        raise ValueError(f"evaluate_claims: table(s) {both} are both given and said not to be built")
     tables = tables or {}
     t = thresholds or ClaimThresholds.defaults()
-    return [c.evaluate(*(tables.get(name) for name in c.inputs), t) for c in CLAIMS.values()]
+    results = []
+    for c in CLAIMS.values():
+        r = c.evaluate(*(tables.get(name) for name in c.inputs), t)
+        why = list(dict.fromkeys(not_built[name] for name in c.inputs if name in not_built))
+        if why:
+            r = replace(r, measured="; ".join(why), verdict=NOT_MEASURED)
+        results.append(r)
+    return results
 
 
 def claims_table(rows: Sequence[ClaimResult]) -> pd.DataFrame:

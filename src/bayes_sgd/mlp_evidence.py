@@ -311,7 +311,22 @@ STATEMENT_RANKS = (
     "(the paper's thesis, tested directly on every trained network)."
 )
 STATEMENT_PEAK = "The evidence peaks within one grid step of the accuracy-optimal batch size."
+#: Each claim's id -> (figure, statement).
+EVIDENCE_CLAIMS = {
+    "mlp_evidence_ranks_runs": ("evidence (b)", STATEMENT_RANKS),
+    "mlp_evidence_peaks_at_accuracy_optimum": ("evidence (a)", STATEMENT_PEAK),
+}
 EVIDENCE_COLUMN = "log_evidence_ratio_per_example"
+
+
+def _claim_fields(claim_id: str, criterion: str) -> dict:
+    figure, statement = EVIDENCE_CLAIMS[claim_id]
+    return dict(claim_id=claim_id, figure=figure, statement=statement, criterion=criterion)
+
+
+def evidence_claims_not_built(why: str) -> list[ClaimResult]:
+    """Both claims 'not measured', because the evidence stage was not built (``why``)."""
+    return [ClaimResult(**_claim_fields(cid, "-"), measured=why, verdict=NOT_MEASURED) for cid in EVIDENCE_CLAIMS]
 
 
 def _counts(table: pd.DataFrame, trained: pd.Series) -> str:
@@ -331,7 +346,7 @@ def claim_evidence_ranks_runs(
     )
     rows = select_evidence(table, method, prior)
     ok = trained_mask(rows, failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN])
-    result = dict(claim_id="mlp_evidence_ranks_runs", figure="evidence (b)", statement=STATEMENT_RANKS, criterion=criterion)
+    result = _claim_fields("mlp_evidence_ranks_runs", criterion)
     if int(ok.sum()) < min_runs:
         return ClaimResult(**result, measured=f"{_counts(rows, ok)}: too few", verdict=NOT_MEASURED)
     rho = float(stats.spearmanr(rows.loc[ok, EVIDENCE_COLUMN], rows.loc[ok, "test_accuracy"]).statistic)
@@ -383,8 +398,7 @@ def claim_evidence_peaks_at_accuracy_optimum(
         f"on >= {100 * min_fraction:.0f}% of the curves with >= {min_batch_sizes} trained batch sizes, "
         f"argmax_B evidence [{method}, lambda = {prior}] within {max_grid_steps} grid step(s) of argmax_B test accuracy"
     )
-    result = dict(claim_id="mlp_evidence_peaks_at_accuracy_optimum", figure="evidence (a)", statement=STATEMENT_PEAK,
-                  criterion=criterion)
+    result = _claim_fields("mlp_evidence_peaks_at_accuracy_optimum", criterion)
     peaks = evidence_peaks(table, method=method, prior=prior, failed_accuracy=failed_accuracy,
                            min_batch_sizes=min_batch_sizes)
     if peaks.empty:

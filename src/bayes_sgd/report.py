@@ -137,12 +137,15 @@ def report_context(
     diverged_accuracy: float,
     untrained_accuracy: float,
     variants: Mapping[str, Any] | None = None,
+    not_built: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything the report shows, as tables and plain values (the templates' one input).
 
     ``sweeps``: :func:`bayes_sgd.sweeps.describe_sweeps` records; ``table_paths``: claim input
     name -> file it was read from; ``variants``: :func:`variants_context` of the protocol-variant
-    comparison, if the configuration has one (the report then has its section).
+    comparison, if the configuration has one (the report then has its section); ``not_built``:
+    stage -> why the configuration did not build it (the report says so, and a section of a
+    stage not built shows that reason instead of its table).
     """
     meanings = ClaimThresholds.meanings()
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
@@ -167,6 +170,7 @@ def report_context(
             if name in TABLES or name in table_paths
         ],
         variants=variants,
+        not_built=dict(not_built or {}),
     )
 
 
@@ -232,6 +236,19 @@ def results_markdown(claims_table: pd.DataFrame, dataset: str) -> str:
 # --- the protocol-variant comparison (bayes_sgd.variants) ---------------------------------------
 
 
+def _overview_frame(overview: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``overview.parquet`` that both the report section and the README table show."""
+    return pd.DataFrame(
+        {
+            "Variant": overview["variant"],
+            "Changes": overview["changes"],
+            "Figures 3, 4, 8": overview["figures_3_4_8"],
+            "Scaling rules": overview["scaling"],
+            "Failing claims": overview["failing_claims"].replace("", "-"),
+        }
+    )
+
+
 def variants_context(
     *, dataset: str, overview: pd.DataFrame, verdicts: pd.DataFrame, seeds: Sequence[int] | None
 ) -> dict[str, Any]:
@@ -252,16 +269,9 @@ def variants_context(
             scaling_fail=names(hold.loc[hold["scaling"] == DOES_NOT_HOLD]),
             scaling_unmeasured=names(hold.loc[hold["scaling"] == NOT_MEASURED]),
         ),
-        overview=pd.DataFrame(
-            {
-                "Variant": overview["variant"],
-                "Changes": overview["changes"],
-                "Protocol folder": overview["protocol"],
-                "Figures 3, 4, 8": overview["figures_3_4_8"],
-                "Scaling rules": overview["scaling"],
-                "Failing claims": overview["failing_claims"].replace("", "-"),
-            }
-        ),
+        overview=_overview_frame(overview).assign(**{"Protocol folder": overview["protocol"]})[
+            ["Variant", "Changes", "Protocol folder", "Figures 3, 4, 8", "Scaling rules", "Failing claims"]
+        ],
         matrix=matrix.rename(columns={"figure": "Figure", "claim_id": "Claim"}),
         measured=pd.DataFrame(
             {"Variant": verdicts["variant"], "Claim": verdicts["claim_id"], "Measured": verdicts["measured"],
@@ -307,16 +317,7 @@ def variants_markdown(overview: pd.DataFrame, verdicts: pd.DataFrame) -> str:
             return ["-"] * len(overview)
         return [str(measured.loc[name, claim_id]) for name in overview["variant"]]
 
-    return _md_table(
-        pd.DataFrame(
-            {
-                "Variant": overview["variant"],
-                "Changes": overview["changes"],
-                "Figures 3, 4, 8": overview["figures_3_4_8"],
-                "Scaling rules": overview["scaling"],
-                "Failing claims": overview["failing_claims"].replace("", "-"),
-                "Fig. 3 measured": column("small_batch_beats_full_batch"),
-                "Fig. 4 measured": column("interior_optimum_batch_size"),
-            }
-        )
-    ) + "\n"
+    table = _overview_frame(overview).assign(
+        **{"Fig. 3 measured": column("small_batch_beats_full_batch"), "Fig. 4 measured": column("interior_optimum_batch_size")}
+    )
+    return _md_table(table) + "\n"

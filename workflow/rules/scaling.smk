@@ -1,6 +1,7 @@
 # Stage 4 (paper Section 5, Figures 5-7): the learning-rate, training-set-size and momentum
 # sweeps, each curve's optimum batch size with a seed-bootstrap interval, the log-log fits of
-# the scaling rules, test accuracy against the noise scale g, and the claims report.
+# the scaling rules, test accuracy against the noise scale g, and the claims report (of the stages
+# the configuration builds).
 #
 # Every run of a sweep is a train_mlp job named by run_path() (common.smk), so a run that a
 # sweep shares with Figure 4 (or with another sweep) is one job.
@@ -102,25 +103,42 @@ rule plot_accuracy_vs_noise_scale:
         "../scripts/plot_accuracy_vs_noise_scale.py"
 
 
+# The claim tables (bayes_sgd.claims.TABLES) and the stage (config key targets) that builds each.
+# The claims report judges the claims of the stages this configuration builds; a claim whose
+# table belongs to a stage it leaves out reads 'not measured', with that reason.
+CLAIM_TABLES = {
+    "logistic": ("logistic", f"results/logistic/{DATASET}/fits.parquet"),
+    "figure_3_curves": ("sgd", f"{SGD_DIR}/figure_3_curves.parquet"),
+    "figure_4_curves": ("sgd", f"{SGD_DIR}/figure_4_curves.parquet"),
+    "figure_8_curves": ("sgd", f"{SGD_DIR}/figure_8_curves.parquet"),
+    "learning_rate_optima": ("scaling", f"{SCALING_DIR}/learning_rate/optima.parquet"),
+    "learning_rate_fits": ("scaling", f"{SCALING_DIR}/learning_rate/fits.parquet"),
+    "n_train_fits": ("scaling", f"{SCALING_DIR}/n_train/fits.parquet"),
+    "momentum_fits": ("scaling", f"{SCALING_DIR}/momentum/fits.parquet"),
+    "gradient_noise": ("sgd", f"{FIGURE_9_TABLE}_summary.parquet"),
+}
+# The stages whose claims the report judges; it is built when the targets hold any of them.
+CLAIM_STAGES = ("logistic", "sgd", "scaling", "evidence")
+STAGES_NOT_BUILT = [stage for stage in CLAIM_STAGES if stage not in config["targets"]]
+
+
+def not_built_reason(stage):
+    return f"not built: stage '{stage}' is not in this configuration's targets ({', '.join(config['targets'])})"
+
+
 rule summarise_claims:
     input:
-        # the tables the claims read (bayes_sgd.claims.TABLES), by name
-        logistic=f"results/logistic/{DATASET}/fits.parquet",
-        figure_3_curves=f"{SGD_DIR}/figure_3_curves.parquet",
-        figure_4_curves=f"{SGD_DIR}/figure_4_curves.parquet",
-        figure_8_curves=f"{SGD_DIR}/figure_8_curves.parquet",
-        learning_rate_optima=f"{SCALING_DIR}/learning_rate/optima.parquet",
-        learning_rate_fits=f"{SCALING_DIR}/learning_rate/fits.parquet",
-        n_train_fits=f"{SCALING_DIR}/n_train/fits.parquet",
-        momentum_fits=f"{SCALING_DIR}/momentum/fits.parquet",
-        gradient_noise=f"{FIGURE_9_TABLE}_summary.parquet",
+        # the tables the claims read (bayes_sgd.claims.TABLES), by name, of the stages built
+        **{name: path for name, (stage, path) in CLAIM_TABLES.items() if stage not in STAGES_NOT_BUILT},
         # the evidence claims, judged once by rule assess_evidence_claims (evidence.smk)
-        evidence_claims=f"results/evidence/{DATASET}/claims.parquet",
+        evidence_claims=[] if "evidence" in STAGES_NOT_BUILT else f"results/evidence/{DATASET}/claims.parquet",
         # and the optima of every sweep, for the report's table
-        optima=expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS),
-        # the protocol-variant comparison's tables, for its section, if the configuration has variants
+        optima=[] if "scaling" in STAGES_NOT_BUILT else expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS),
+        # the protocol-variant comparison's tables, for its section, if the configuration builds one
         variants=lambda wildcards: (
-            [f"{VARIANTS_DIR}/overview.parquet", f"{VARIANTS_DIR}/verdicts.parquet"] if VARIANTS else []
+            [f"{VARIANTS_DIR}/overview.parquet", f"{VARIANTS_DIR}/verdicts.parquet"]
+            if VARIANTS and "variants" in config["targets"]
+            else []
         ),
         code=code("summarise_claims"),
         # the report's Jinja2 templates (package data, not modules)
@@ -131,6 +149,8 @@ rule summarise_claims:
         claims=f"{SUMMARY_DIR}/claims.parquet",
     params:
         dataset=DATASET,
+        table_stages={name: stage for name, (stage, _) in CLAIM_TABLES.items()},
+        not_built={stage: not_built_reason(stage) for stage in STAGES_NOT_BUILT},
         sweeps=list(SWEEPS),
         thresholds=config["scaling"]["claims"],
         diverged_accuracy=config["scaling"]["diverged_accuracy"],
@@ -154,7 +174,10 @@ SCALING_TARGETS = [
     *[f"{SCALING_DIR}/{sweep}/{kind}.parquet" for sweep in SWEEPS for kind in ("final", "curves", "optima", "replicates", "fits")],
     *[path for s in SWEEPS.values() for path in figure_paths(f"figure_{s.figure}")],
     *figure_paths("figure_noise_scale"),
-    f"{SUMMARY_DIR}/summary.md",
-    f"{SUMMARY_DIR}/summary.html",
-    f"{SUMMARY_DIR}/claims.parquet",
 ]
+# The claims report, of whichever claim stages the targets hold (none: no report).
+SUMMARY_TARGETS = (
+    [f"{SUMMARY_DIR}/summary.md", f"{SUMMARY_DIR}/summary.html", f"{SUMMARY_DIR}/claims.parquet"]
+    if len(STAGES_NOT_BUILT) < len(CLAIM_STAGES)
+    else []
+)

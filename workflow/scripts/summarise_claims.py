@@ -1,6 +1,7 @@
 """The claims report (rule summarise_claims): every claim's verdict from the tables the workflow
 computed (bayes_sgd.claims), rendered as Markdown and HTML (bayes_sgd.report), and the claims
-as a table."""
+as a table. A claim of a stage the configuration does not build (config key targets) is 'not
+measured', and says so."""
 
 from pathlib import Path
 
@@ -8,22 +9,27 @@ import pandas as pd
 
 from bayes_sgd import claims, report
 from bayes_sgd.logging_setup import script_logger
+from bayes_sgd.mlp_evidence import evidence_claims_not_built
 from bayes_sgd.sweeps import describe_sweeps
 from bayes_sgd.tables import read_table, write_atomic, write_table
 
 log = script_logger(snakemake)
 inp, p = snakemake.input, snakemake.params
 thresholds = claims.ClaimThresholds(**p.thresholds)
-paths = {name: inp[name] for name in claims.TABLES}
+not_built = {name: p.not_built[stage] for name, stage in p.table_stages.items() if stage in p.not_built}
+paths = {name: inp[name] for name in p.table_stages if name not in not_built}
 tables = {name: read_table(path) for name, path in paths.items()}
-results = claims.evaluate_claims(tables, thresholds)
+results = claims.evaluate_claims(tables, thresholds, not_built=not_built)
 # The evidence of the trained networks [our extension]: verdicts judged by rule
 # assess_evidence_claims, reported here as they are (never re-evaluated).
-results += [
-    claims.ClaimResult(**{**row, "tables": row.get("tables") or "evidence_claims"})
-    for row in read_table(inp.evidence_claims).to_dict("records")
-]
-paths["evidence_claims"] = inp.evidence_claims
+if "evidence" in p.not_built:
+    results += evidence_claims_not_built(p.not_built["evidence"])
+else:
+    results += [
+        claims.ClaimResult(**{**row, "tables": row.get("tables") or "evidence_claims"})
+        for row in read_table(inp.evidence_claims).to_dict("records")
+    ]
+    paths["evidence_claims"] = inp.evidence_claims
 for r in results:
     log.info("%s: %s (%s)", r.claim_id, r.verdict, r.measured)
 
@@ -39,7 +45,8 @@ context = report.report_context(
     results=results,
     thresholds=thresholds,
     optima={sweep: read_table(path) for sweep, path in zip(p.sweeps, inp.optima)},
-    fits=pd.concat([tables[f"{sweep}_fits"] for sweep in p.sweeps], ignore_index=True),
+    fits=pd.concat([tables[f"{sweep}_fits"] for sweep in p.sweeps if f"{sweep}_fits" in tables] or [pd.DataFrame()], ignore_index=True),
+    not_built=p.not_built,
     sweeps=describe_sweeps(p.sweep_settings),
     table_paths=paths,
     diverged_accuracy=p.diverged_accuracy,
@@ -51,6 +58,7 @@ write_atomic(snakemake.output.html, lambda tmp: Path(tmp).write_text(report.rend
 write_table(
     claims.claims_table(results),
     snakemake.output.claims,
-    {"dataset": p.dataset, "thresholds": dict(p.thresholds), "inputs": paths, "status": "ok"},
+    {"dataset": p.dataset, "targets": list(snakemake.config["targets"]), "not_built": dict(p.not_built),
+     "thresholds": dict(p.thresholds), "inputs": paths, "status": "ok"},
 )
 log.info("wrote %s", ", ".join(snakemake.output))
