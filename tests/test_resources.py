@@ -3,6 +3,10 @@ their formula."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +70,17 @@ def test_cost_estimate_counts_shared_runs_once():
     assert list(table["new_runs"]) == [1, 1, 2]
     np.testing.assert_allclose(table["core_hours"], np.array([one[a], one[b], one[a] + one[b]]) / 3600)
     assert table["longest_run_hours"].iloc[-1] == pytest.approx(max(one.values()) / 3600)
+
+
+def test_thread_benchmark_prints_each_thread_count_against_one_thread():
+    """scripts/benchmark_threads.py: one row per (B, threads), the speed-up relative to its own
+    one-thread row (a ratio, never a time the test could fail on)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_threads.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--threads", "1", "--batch-sizes", "50", "80", "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    rows = [line.strip("|").split("|") for line in proc.stdout.splitlines() if line.startswith("| ") and "B = N" not in line]
+    assert [(int(r[0]), int(r[1])) for r in rows] == [(50, 1), (80, 1)]
+    assert all(float(r[2]) > 0 and r[3].strip() == "1.00" for r in rows)
+    assert subprocess.run([sys.executable, str(script), "--threads", "100000"], capture_output=True, text=True).returncode != 0
