@@ -4,6 +4,7 @@ import itertools
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -309,3 +310,37 @@ def test_threads_follow_the_batch_size():
     assert sgd.training_threads(600, 8, examples_per_thread=200) == 3
     with pytest.raises(ValueError):
         sgd.training_threads(0, 8)
+
+
+# --- subnormal momentum ------------------------------------------------------------------------
+
+
+def test_subnormal_flush_zeroes_exactly_the_subnormal_entries():
+    tiny = np.finfo(np.float32).tiny
+    v = np.array([1.0, -2e-3, tiny, -tiny, tiny / 2, -tiny / 8, 1e-45, 0.0, np.inf, np.nan], dtype=np.float32)
+    expected = v.copy()
+    expected[4:7] = 0.0
+    sgd.SubnormalFlush(v)(v)
+    np.testing.assert_array_equal(v, expected)
+
+
+def test_flushing_subnormal_momentum_changes_neither_the_curve_nor_the_weights():
+    """A run that dies at eps = 1 leaves subnormal momentum behind; flushing it (the default, every
+    sgd.FLUSH_EVERY steps) gives the same curve and weights as never flushing."""
+    from bayes_sgd import datasets
+
+    images, labels = datasets.read_mnist5k(datasets.mnist5k_path())
+    pick = np.concatenate([np.nonzero(labels == k)[0][:30] for k in range(10)])
+    pick = pick[np.random.default_rng(0).permutation(len(pick))]
+    X, y = mlp.scale_pixels(images[pick]), labels[pick]
+    arch = mlp.Architecture(784, 800, 10)
+    config = sgd.TrainingConfig(learning_rate=1.0, momentum=0.9, batch_size=30, steps=20 * sgd.FLUSH_EVERY, seed=0)
+    flushed = sgd.train(arch, X[:200], y[:200], X[200:], y[200:], config)
+    kept = sgd.train(arch, X[:200], y[:200], X[200:], y[200:], config, flush_every=0)
+    tiny = np.finfo(np.float32).tiny
+    subnormal = lambda v: int(((v != 0) & (np.abs(v) < tiny)).sum())  # noqa: E731
+    assert subnormal(kept.velocity) > 0  # the case the flush is for
+    assert subnormal(flushed.velocity) == 0  # the last step is a flush step
+    np.testing.assert_array_equal(flushed.parameters, kept.parameters)
+    metrics = [c for c in flushed.curve.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(flushed.curve[metrics], kept.curve[metrics])
