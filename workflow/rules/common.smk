@@ -215,3 +215,8 @@ def variant_claim_tables(wildcards):
     """The claim tables of one variant (VARIANTS, variants.smk), by their bayes_sgd.claims.TABLES names."""
     v = VARIANTS[wildcards.variant]
     return {name: f"{VARIANTS_DIR}/{v.name}/{file}" for name, file in variants.variant_table_files(v.sweeps).items()}
+
+
+def not_built_reason(stage):
+    """Why the claims of ``stage`` are not measured when the configuration's targets leave it out."""
+    return f"not built: stage '{stage}' is not in this configuration's targets ({', '.join(config['targets'])})"

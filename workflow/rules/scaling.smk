@@ -122,10 +122,6 @@ CLAIM_STAGES = ("logistic", "sgd", "scaling", "evidence")
 STAGES_NOT_BUILT = [stage for stage in CLAIM_STAGES if stage not in config["targets"]]
 
 
-def not_built_reason(stage):
-    return f"not built: stage '{stage}' is not in this configuration's targets ({', '.join(config['targets'])})"
-
-
 rule summarise_claims:
     input:
         # the tables the claims read (bayes_sgd.claims.TABLES), by name, of the stages built
