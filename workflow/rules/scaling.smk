@@ -147,6 +147,7 @@ rule summarise_claims:
         dataset=DATASET,
         table_stages={name: stage for name, (stage, _) in CLAIM_TABLES.items()},
         not_built={stage: not_built_reason(stage) for stage in STAGES_NOT_BUILT},
+        targets=config["targets"],
         sweeps=list(SWEEPS),
         thresholds=config["scaling"]["claims"],
         diverged_accuracy=config["scaling"]["diverged_accuracy"],

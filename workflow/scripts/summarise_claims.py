@@ -58,7 +58,7 @@ write_atomic(snakemake.output.html, lambda tmp: Path(tmp).write_text(report.rend
 write_table(
     claims.claims_table(results),
     snakemake.output.claims,
-    {"dataset": p.dataset, "targets": list(snakemake.config["targets"]), "not_built": dict(p.not_built),
+    {"dataset": p.dataset, "targets": list(p.targets), "not_built": dict(p.not_built),
      "thresholds": dict(p.thresholds), "inputs": paths, "status": "ok"},
 )
 log.info("wrote %s", ", ".join(snakemake.output))
