@@ -1,4 +1,4 @@
-"""What flushing the momentum buffer's subnormal entries buys (``bayes_sgd.sgd.SubnormalFlush``).
+"""What flushing the momentum buffer's subnormal entries buys (``bayes_sgd.training.sgd.SubnormalFlush``).
 
 Trains the 784-800-10 network on N = 1000 images of the embedded mnist5k subset (100 per class; 1,000 more as the test set)
 at the stated eps = 1, m = 0.9, where small batches die and leave subnormal momentum behind,
@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np  # noqa: E402
 
-from bayes_sgd import datasets, mlp, sgd  # noqa: E402
+from bayes_sgd import mlp  # noqa: E402
+from bayes_sgd.training import sgd  # noqa: E402
+from bayes_sgd.data import datasets
 
 
 def main() -> None:

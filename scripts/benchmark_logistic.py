@@ -23,9 +23,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bayes_sgd import datasets, logistic  # noqa: E402
-from bayes_sgd.evidence import laplace_log_evidence  # noqa: E402
-from bayes_sgd.labels import binary_task  # noqa: E402
+from bayes_sgd import logistic  # noqa: E402
+from bayes_sgd.data import datasets
+from bayes_sgd.laplace import laplace_log_evidence  # noqa: E402
+from bayes_sgd.data.labels import binary_task  # noqa: E402
 
 
 def load_task(args) -> tuple[np.ndarray, dict, np.ndarray, dict]:

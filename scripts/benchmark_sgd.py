@@ -2,7 +2,7 @@
 
 A step is what the trainer's inner loop does: draw the batch (B < N), gather it, forward,
 backward with the momentum update fused into the gradient ``gemm``, and the weight update
-(:func:`bayes_sgd.sgd.sgd_step`). N = 1000 as in the paper, so B = 1000 is the full batch.
+(:func:`bayes_sgd.training.sgd.sgd_step`). N = 1000 as in the paper, so B = 1000 is the full batch.
 
 The floors are measured here, single-threaded:
 
@@ -19,7 +19,7 @@ Prints a Markdown table.
 ``--threads T``: T BLAS threads (and the process pinned to T CPUs, so XLA's thread pool uses
 no more either); the floors are then measured with T threads too.
 
-``--backend jax`` adds the JAX trainer (:mod:`bayes_sgd.sgd_jax`) on JAX's default device
+``--backend jax`` adds the JAX trainer (:mod:`bayes_sgd.training.sgd_jax`) on JAX's default device
 beside NumPy: the ms per step of its compiled loop (a segment of steps timed as a whole,
 batches drawn on the device, float32 at precision HIGHEST) and the ratio NumPy / JAX.
 """
@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from scipy.linalg import blas  # noqa: E402
 
 from bayes_sgd.mlp import Architecture, GradientWorkspace, initialise  # noqa: E402
-from bayes_sgd.sgd import sample_batch, sgd_step  # noqa: E402
+from bayes_sgd.training.sgd import sample_batch, sgd_step  # noqa: E402
 
 N_TRAIN = 1000
 BATCH_SIZES = (1, 10, 100, 1000)
@@ -115,8 +115,8 @@ def jax_step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
     import jax.numpy as jnp
     from jax import lax
 
-    from bayes_sgd import sgd_jax
-    from bayes_sgd.sgd import TrainingConfig
+    from bayes_sgd.training import sgd_jax
+    from bayes_sgd.training.sgd import TrainingConfig
 
     rng = np.random.default_rng(1)
     X = (rng.random((N_TRAIN, arch.n_inputs), dtype=np.float32) * (rng.random((N_TRAIN, arch.n_inputs)) < 0.2))

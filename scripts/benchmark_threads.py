@@ -2,7 +2,7 @@
 "a training job's threads follow its batch size" (``bayes_sgd.resources``).
 
 For each full batch B = N of the 784-800-10 network, one step (forward, backward with the
-momentum fused into the BLAS call, update; :func:`bayes_sgd.sgd.sgd_step`) is timed with 1, 2,
+momentum fused into the BLAS call, update; :func:`bayes_sgd.training.sgd.sgd_step`) is timed with 1, 2,
 ... T BLAS threads, each in a fresh process pinned to that many CPUs (a BLAS fixes its thread
 count when it loads), and printed as ms per step and the speed-up over one thread measured in
 the same run.
@@ -40,7 +40,7 @@ def child(batch_size: int, threads: int, repeats: int) -> None:
     import numpy as np
 
     from bayes_sgd.mlp import Architecture, GradientWorkspace, initialise
-    from bayes_sgd.sgd import sgd_step
+    from bayes_sgd.training.sgd import sgd_step
 
     arch = Architecture(784, 800, 10)
     rng = np.random.default_rng(1)

@@ -3,8 +3,8 @@
 **Optional cross-check; PyTorch is NOT a dependency of this project.** Run it from a separate,
 throwaway virtual environment holding ``torch``, ``numpy``, ``pandas`` and ``pyarrow``; the script
 exits with a message if ``torch`` is missing. It shares with the project only the data
-preparation (:func:`bayes_sgd.datasets.read_mnist5k`, :func:`bayes_sgd.datasets.load_mnist5k`,
-:func:`bayes_sgd.subsets.random_subset`, imported from ``src/``), so that it trains on the same
+preparation (:func:`bayes_sgd.data.datasets.read_mnist5k`, :func:`bayes_sgd.data.datasets.load_mnist5k`,
+:func:`bayes_sgd.data.subsets.random_subset`, imported from ``src/``), so that it trains on the same
 images; the network, the gradients and the optimiser are PyTorch's own:
 
 - 784 -> 800 ReLU -> 10 ``nn.Linear`` layers, float32;
@@ -59,8 +59,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from bayes_sgd.datasets import load_mnist5k, read_mnist5k  # noqa: E402
-from bayes_sgd.subsets import random_subset  # noqa: E402
+from bayes_sgd.data.datasets import load_mnist5k, read_mnist5k  # noqa: E402
+from bayes_sgd.data.subsets import random_subset  # noqa: E402
 
 INITS = ("glorot_uniform", "he_uniform", "torch_default")
 INPUTS = ("unit", "centred", "standardised")

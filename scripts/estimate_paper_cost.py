@@ -38,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from bayes_sgd.config import schema_defaults, train_pool_size, validate_config  # noqa: E402
+from bayes_sgd.config import train_pool_size, validate_config  # noqa: E402
+from bayes_sgd.schema import schema_defaults  # noqa: E402
 from bayes_sgd.variants import (  # noqa: E402
     configured_variants,
     protocol_options,
@@ -61,7 +62,7 @@ def load_config(path: Path) -> dict:
 def measure_cost_model(repeats: int = 3) -> CostModel:
     """Time one SGD step at B = 10 and 1000 and one evaluation on this machine, one thread."""
     from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise
-    from bayes_sgd.sgd import sample_batch, sgd_step
+    from bayes_sgd.training.sgd import sample_batch, sgd_step
 
     rng = np.random.default_rng(0)
     arch = Architecture()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bayes_sgd.report import results_markdown, variants_markdown  # noqa: E402
+from bayes_sgd.claims.report import results_markdown, variants_markdown  # noqa: E402
 from bayes_sgd.tables import read_provenance, read_table  # noqa: E402
 
 def markers(name: str) -> tuple[str, str]:

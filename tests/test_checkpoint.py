@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_sgd import sgd
-from bayes_sgd.checkpoint import Checkpoint, Stopped, fingerprint
+from bayes_sgd.training import sgd
+from bayes_sgd.training.checkpoint import Checkpoint, Stopped, fingerprint
 from bayes_sgd.mlp import Architecture
 
 SMALL = Architecture(n_inputs=12, n_hidden=7, n_classes=3)

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from bayes_sgd import claims
-from bayes_sgd import noise_scale as ns
-from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds
-from bayes_sgd.gradient_noise import normality_statistics
+from bayes_sgd.claims import registry
+from bayes_sgd.scaling.curves import batch_size_curves
+from bayes_sgd.scaling.fits import sweep_fits as analysis_sweep_fits
+from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds
+from bayes_sgd.minibatch_gradients import normality_statistics
 
 T = ClaimThresholds.defaults()
 GRID = [1, 3, 10, 30, 100, 300, 1000]
@@ -80,7 +82,7 @@ def curve_final(
 
 
 def curve(**kwargs):
-    return ns.batch_size_curves(curve_final(**kwargs), diverged_accuracy=0.1)
+    return batch_size_curves(curve_final(**kwargs), diverged_accuracy=0.1)
 
 
 def sweep_optima(sweep, values, b_opt, *, at_edge=None, best_accuracy=None, best_std=0.001):
@@ -112,7 +114,7 @@ def sweep_fits(sweep, values, b_opt, *, at_edge=None, min_x_values=(None,), n_bo
             for k in range(n_boot)
         ]
     )
-    return ns.sweep_fits(optima, replicates, sweep, confidence=0.95, min_x_values=min_x_values)
+    return analysis_sweep_fits(optima, replicates, sweep, confidence=0.95, min_x_values=min_x_values)
 
 
 # ---- logistic regression ------------------------------------------------------------------
@@ -260,7 +262,7 @@ def l2_curves(gap_without, gap_with, seeds=(0, 1)):
                         status="ok",
                     )
                 )
-    return ns.batch_size_curves(pd.DataFrame(rows), diverged_accuracy=0.1)
+    return batch_size_curves(pd.DataFrame(rows), diverged_accuracy=0.1)
 
 
 def figures_3_8(curves):
@@ -428,7 +430,7 @@ def test_evaluate_claims_reads_each_claim_from_its_tables():
 
 
 def test_a_claim_is_one_function_and_one_registration(monkeypatch):
-    monkeypatch.setattr(claims, "CLAIMS", dict(claims.CLAIMS))
+    monkeypatch.setattr(registry, "CLAIMS", dict(registry.CLAIMS))  # the registry of record
 
     @claims.claim("best_b_is_100", "Fig. 4", "The best batch size is 100.", inputs=("figure_4_curves",))
     def best_b_is_100(curve_table, t):

@@ -8,7 +8,8 @@ import copy
 import pytest
 import yaml
 
-from bayes_sgd.config import ConfigError, schema_defaults, validate_config
+from bayes_sgd.config import ConfigError, validate_config
+from bayes_sgd.schema import schema_defaults
 from workflow_helpers import DEFAULT_CONFIG, REPO, TINY_RUN, merge
 
 DEFAULT = yaml.safe_load(DEFAULT_CONFIG.read_text())

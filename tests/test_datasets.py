@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayes_sgd import datasets
-from bayes_sgd.idx import IdxError, encode_idx, sha256
+from bayes_sgd.data import datasets
+from bayes_sgd.data.idx import IdxError, encode_idx, sha256
 
 
 def test_mnist5k_loader_and_split():

@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from bayes_sgd.idx import IdxError, encode_idx, parse_idx, read_idx, sha256
+from bayes_sgd.data.idx import IdxError, encode_idx, parse_idx, read_idx, sha256
 
 
 @pytest.fixture

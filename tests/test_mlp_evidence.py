@@ -14,8 +14,8 @@ from scipy import special
 from bayes_sgd import logistic
 from bayes_sgd import mlp_curvature as curv
 from bayes_sgd import mlp_evidence as me
-from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED
-from bayes_sgd.evidence import laplace_log_evidence
+from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED
+from bayes_sgd.laplace import laplace_log_evidence
 from bayes_sgd.mlp import Architecture, initialise, log_softmax, loss_and_gradient
 
 ARCH = Architecture(n_inputs=20, n_hidden=8, n_classes=3)

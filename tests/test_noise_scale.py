@@ -7,19 +7,22 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayes_sgd import noise_scale as ns
+from bayes_sgd.scaling.curves import batch_size_curves, scored_accuracy
+from bayes_sgd.scaling.fits import fit_of, fit_scaling, loglog_fit, scaling_points, sweep_fits
+from bayes_sgd.scaling.noise_scale import noise_scale
+from bayes_sgd.scaling.optimum import optimum_batch_sizes
 
 GRID = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 CHANCE = 0.1  # scaling.diverged_accuracy of the tests
 
 
 def optimum(final, **settings):
-    """ns.optimum_batch_sizes with the tests' diverged score, level and (small) bootstrap."""
-    return ns.optimum_batch_sizes(final, **{"diverged_accuracy": CHANCE, "confidence": 0.95, "n_boot": 50, **settings})
+    """optimum_batch_sizes with the tests' diverged score, level and (small) bootstrap."""
+    return optimum_batch_sizes(final, **{"diverged_accuracy": CHANCE, "confidence": 0.95, "n_boot": 50, **settings})
 
 
 def curves_of(final, **settings):
-    return ns.batch_size_curves(final, **{"diverged_accuracy": CHANCE, **settings})
+    return batch_size_curves(final, **{"diverged_accuracy": CHANCE, **settings})
 
 
 def synthetic_final(
@@ -64,18 +67,18 @@ def synthetic_final(
 
 def test_noise_scale_hand_values():
     # eps = 1, m = 0.9, N = 1000, B = 30: 1/0.1 * (1000/30 - 1) = 10 * 97/3
-    assert ns.noise_scale(1.0, 1000, 30, 0.9) == pytest.approx(970 / 3, rel=1e-12)
-    assert ns.noise_scale(0.1, 1000, 100, 0.0) == pytest.approx(0.9, rel=1e-12)
-    assert ns.noise_scale(3.0, 50000, 50000, 0.5) == 0.0  # full batch: no noise
-    assert ns.noise_scale(1.0, 1000, 1) == pytest.approx(999.0)
+    assert noise_scale(1.0, 1000, 30, 0.9) == pytest.approx(970 / 3, rel=1e-12)
+    assert noise_scale(0.1, 1000, 100, 0.0) == pytest.approx(0.9, rel=1e-12)
+    assert noise_scale(3.0, 50000, 50000, 0.5) == 0.0  # full batch: no noise
+    assert noise_scale(1.0, 1000, 1) == pytest.approx(999.0)
 
 
 def test_noise_scale_vectorised():
     b = np.array([1, 10, 100, 1000])
-    g = ns.noise_scale(1.0, 1000, b, 0.9)
+    g = noise_scale(1.0, 1000, b, 0.9)
     np.testing.assert_allclose(g, [9990.0, 990.0, 90.0, 0.0])
     eps = np.array([[0.5], [2.0]])
-    assert ns.noise_scale(eps, 1000, b, 0.0).shape == (2, 4)
+    assert noise_scale(eps, 1000, b, 0.0).shape == (2, 4)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +93,7 @@ def test_noise_scale_vectorised():
 )
 def test_noise_scale_rejects_invalid(args):
     with pytest.raises(ValueError):
-        ns.noise_scale(*args)
+        noise_scale(*args)
 
 
 def test_noise_scale_matches_minibatch_gradient_variance():
@@ -106,7 +109,7 @@ def test_noise_scale_matches_minibatch_gradient_variance():
     draws = np.argsort(rng.random((200_000, n)), axis=1)[:, :b]  # B of N without replacement
     noise = eps * (per_example[draws].mean(axis=1) - per_example.mean())
     g_empirical = noise.var() / (f * eps / n)
-    assert g_empirical == pytest.approx(ns.noise_scale(eps, n, b), rel=0.02)
+    assert g_empirical == pytest.approx(noise_scale(eps, n, b), rel=0.02)
 
 
 def test_momentum_multiplies_the_noise_scale_by_one_over_one_minus_m():
@@ -126,16 +129,16 @@ def test_momentum_multiplies_the_noise_scale_by_one_over_one_minus_m():
         v = m * v + rng.normal(0.0, np.sqrt(s2), chains)
         w -= eps * v
     g_empirical = w.var() / (f * steps * eps / (1 - m) / n)
-    assert g_empirical == pytest.approx(ns.noise_scale(eps, n, b, m), rel=0.08)
+    assert g_empirical == pytest.approx(noise_scale(eps, n, b, m), rel=0.08)
     # Without the momentum factor the simulation would be off by 1/(1-m) = 5.
-    assert abs(g_empirical / ns.noise_scale(eps, n, b, 0.0) - 1) > 1
+    assert abs(g_empirical / noise_scale(eps, n, b, 0.0) - 1) > 1
 
 
 # ---- from run tables to curves ------------------------------------------------------------
 
 
 def test_final_evaluations_take_the_last_step_of_each_run():
-    from bayes_sgd.sgd import final_evaluations
+    from bayes_sgd.training.sgd import final_evaluations
 
     base = synthetic_final(50, seeds=(0,), grid=[10, 100])
     runs = pd.concat(
@@ -173,7 +176,7 @@ def test_non_finite_accuracy_of_a_finished_run_is_an_error():
     final.loc[0, "status"] = "diverged"  # scored at chance: fine
     assert np.isfinite(curves_of(final)["mean_accuracy"]).all()
     with pytest.raises(ValueError, match="status"):
-        ns.scored_accuracy(final.assign(status="exploded"), diverged_accuracy=CHANCE)
+        scored_accuracy(final.assign(status="exploded"), diverged_accuracy=CHANCE)
 
 
 # ---- the optimum of a curve ---------------------------------------------------------------
@@ -186,7 +189,7 @@ def test_refined_optimum_is_exact_for_a_parabola_in_log_b():
     assert opt["b_opt"] == pytest.approx(70.0, rel=1e-9)
     assert not opt["at_grid_edge"]
     assert opt["best_accuracy"] == pytest.approx(0.95 - 0.02 * np.log(opt["b_best"] / 70) ** 2)
-    assert opt["optimum_noise_scale"] == pytest.approx(ns.noise_scale(1.0, 1000, 70.0, 0.9))
+    assert opt["optimum_noise_scale"] == pytest.approx(noise_scale(1.0, 1000, 70.0, 0.9))
 
 
 def test_refined_optimum_matches_polyfit_on_the_three_points():
@@ -279,7 +282,7 @@ def test_a_curve_that_never_trained_gets_no_optimum():
         assert np.isnan(dead[column]), column
     assert not dead["at_grid_edge"]
     assert replicates.loc[replicates["learning_rate"] == 3.0, "b_opt"].isna().all()
-    points = ns.scaling_points(optima, "learning_rate")
+    points = scaling_points(optima, "learning_rate")
     assert list(points["excluded_because"]) == ["", "never trained"]
     # without the threshold the argmax of a flat chance-level curve would be reported as an optimum
     assert optimum(final, seed=0, n_boot=50)["b_best"].notna().all()
@@ -313,12 +316,12 @@ def test_duplicate_runs_are_an_error():
 
 def test_loglog_fit_exact_power_law_and_slope_one_line():
     x = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
-    fit = ns.loglog_fit(x, 7.0 * x**0.8, confidence=0.95)
+    fit = loglog_fit(x, 7.0 * x**0.8, confidence=0.95)
     assert fit.slope == pytest.approx(0.8, abs=1e-12)
     assert fit.intercept == pytest.approx(np.log(7.0), abs=1e-12)
     assert fit.slope_low == pytest.approx(0.8, abs=1e-9) and fit.slope_high == pytest.approx(0.8, abs=1e-9)
     np.testing.assert_allclose(fit.predict(x), 7.0 * x**0.8)
-    prop = ns.loglog_fit(x, 3.0 * x, confidence=0.95)
+    prop = loglog_fit(x, 3.0 * x, confidence=0.95)
     assert prop.intercept_slope1 == pytest.approx(np.log(3.0))
     np.testing.assert_allclose(prop.predict_slope1(x), 3.0 * x)
     assert prop.contains_one()
@@ -328,7 +331,7 @@ def test_loglog_fit_t_interval_matches_linregress():
     rng = np.random.default_rng(6)
     x = np.geomspace(0.1, 10, 6)
     y = 40 * x**1.2 * np.exp(rng.normal(0, 0.2, x.size))
-    fit = ns.loglog_fit(x, y, confidence=0.9)
+    fit = loglog_fit(x, y, confidence=0.9)
     ref = stats.linregress(np.log(x), np.log(y))
     half = stats.t.ppf(0.95, x.size - 2) * ref.stderr
     assert fit.slope == pytest.approx(ref.slope)
@@ -344,7 +347,7 @@ def test_loglog_t_interval_coverage():
     trials = 400
     for _ in range(trials):
         y = 2 * x**0.7 * np.exp(rng.normal(0, 0.3, x.size))
-        fit = ns.loglog_fit(x, y, confidence=0.95)
+        fit = loglog_fit(x, y, confidence=0.95)
         covered += fit.slope_low <= 0.7 <= fit.slope_high
     assert 0.91 <= covered / trials <= 0.99
 
@@ -353,23 +356,23 @@ def test_loglog_bootstrap_intervals():
     rng = np.random.default_rng(8)
     x = np.geomspace(0.1, 10, 8)
     y = 5 * x * np.exp(rng.normal(0, 0.1, x.size))
-    fit = ns.loglog_fit(x, y, method="bootstrap", rng=np.random.default_rng(0), n_boot=500, confidence=0.95)
+    fit = loglog_fit(x, y, method="bootstrap", rng=np.random.default_rng(0), n_boot=500, confidence=0.95)
     assert fit.slope_low < fit.slope < fit.slope_high
     assert fit.contains_one()
     # Replicates that are all the same curve give a zero-width interval at the OLS slope.
-    same = ns.loglog_fit(x, y, method="bootstrap", y_replicates=np.tile(y, (10, 1)), confidence=0.95)
+    same = loglog_fit(x, y, method="bootstrap", y_replicates=np.tile(y, (10, 1)), confidence=0.95)
     assert same.slope_low == pytest.approx(same.slope) and same.slope_high == pytest.approx(same.slope)
     with pytest.raises(ValueError):
-        ns.loglog_fit(x, y, method="bootstrap", confidence=0.95)
+        loglog_fit(x, y, method="bootstrap", confidence=0.95)
 
 
 def test_loglog_fit_two_points_and_bad_input():
-    fit = ns.loglog_fit([1, 10], [2, 20], confidence=0.95)
+    fit = loglog_fit([1, 10], [2, 20], confidence=0.95)
     assert fit.slope == pytest.approx(1.0)
     assert np.isnan(fit.slope_low) and np.isnan(fit.slope_high) and not fit.contains_one()
     for x, y in [([1], [1]), ([1, 1], [1, 2]), ([1, -1], [1, 2]), ([1, 2], [0, 2])]:
         with pytest.raises(ValueError):
-            ns.loglog_fit(x, y, confidence=0.95)
+            loglog_fit(x, y, confidence=0.95)
 
 
 # ---- the scaling rules end to end ---------------------------------------------------------
@@ -388,23 +391,23 @@ def test_scaling_fit_recovers_proportionality_to_the_learning_rate():
     optima, reps = optimum(
         learning_rate_sweep(rng), seed=0, n_boot=300, return_replicates=True
     )
-    points = ns.scaling_points(optima, "learning_rate")
+    points = scaling_points(optima, "learning_rate")
     assert points["used"].all()
-    fit = ns.fit_scaling(points, confidence=0.95)
+    fit = fit_scaling(points, confidence=0.95)
     assert fit.slope == pytest.approx(1.0, abs=0.1)
     assert fit.contains_one()
-    boot = ns.fit_scaling(points, method="bootstrap", replicates=reps, confidence=0.95)
+    boot = fit_scaling(points, method="bootstrap", replicates=reps, confidence=0.95)
     assert boot.slope == fit.slope
     assert boot.slope_low < 1.0 < boot.slope_high
     assert np.exp(fit.intercept_slope1) == pytest.approx(60.0, rel=0.1)
     # the fits table of the workflow holds exactly these fits, at the configured level
-    table = ns.sweep_fits(points, reps, "learning_rate", confidence=0.95).set_index("method")
+    table = sweep_fits(points, reps, "learning_rate", confidence=0.95).set_index("method")
     assert list(table.index) == ["t", "bootstrap"] and table["fitted"].all() and table["min_x"].isna().all()
     for method, expected in (("t", fit), ("bootstrap", boot)):
         for column in ("slope", "slope_low", "slope_high", "intercept_slope1", "n_points"):
             assert table.loc[method, column] == getattr(expected, column), (method, column)
-        assert ns.fit_of(table.reset_index(), method=method) == (expected, "")
-    narrow = ns.sweep_fits(points, reps, "learning_rate", confidence=0.5).set_index("method")
+        assert fit_of(table.reset_index(), method=method) == (expected, "")
+    narrow = sweep_fits(points, reps, "learning_rate", confidence=0.5).set_index("method")
     assert narrow.loc["t", "slope_high"] - narrow.loc["t", "slope_low"] < fit.slope_high - fit.slope_low
 
 
@@ -418,34 +421,34 @@ def test_scaling_points_exclusions_and_abscissae():
             at_grid_edge=[False, False, False, True],
         )
     )
-    pts = ns.scaling_points(optima, "n_train", min_x=20000)
+    pts = scaling_points(optima, "n_train", min_x=20000)
     assert list(pts["excluded_because"]) == ["x below min_x", "x below min_x", "", "grid edge"]
     assert list(pts["used"]) == [False, False, True, False]
-    np.testing.assert_allclose(ns.scaling_points(optima, "momentum")["x"], [1.0, 2.0, 10.0, 20.0])
+    np.testing.assert_allclose(scaling_points(optima, "momentum")["x"], [1.0, 2.0, 10.0, 20.0])
     with pytest.raises(ValueError):
-        ns.fit_scaling(pts, confidence=0.95)  # one usable point
+        fit_scaling(pts, confidence=0.95)  # one usable point
     with pytest.raises(ValueError):
-        ns.scaling_points(optima, "weight_decay")
+        scaling_points(optima, "weight_decay")
     # a region with too few optima is a row that says why, not an error
-    fits = ns.sweep_fits(optima, pd.DataFrame(), "n_train", confidence=0.95, min_x_values=(20000,))
+    fits = sweep_fits(optima, pd.DataFrame(), "n_train", confidence=0.95, min_x_values=(20000,))
     region = fits.loc[fits["min_x"] == 20000]
     assert len(region) == 2 and not region["fitted"].any() and region["n_points"].eq(1).all()
     assert region["reason"].str.contains("1 usable optima of 4").all()
-    assert ns.fit_of(fits, min_x=20000)[0] is None and "usable optima" in ns.fit_of(fits, min_x=20000)[1]
+    assert fit_of(fits, min_x=20000)[0] is None and "usable optima" in fit_of(fits, min_x=20000)[1]
 
 
 # ---- figures (drawn from the same tables; smoke test of what they show) -------------------
 
 
 def test_scaling_figures_draw_the_computed_tables():
-    from bayes_sgd import figures_scaling as fs
+    from bayes_sgd.figures import scaling as fs
 
     rng = np.random.default_rng(10)
     final = learning_rate_sweep(rng, learning_rates=(0.5, 1.0, 2.0))
     curves = curves_of(final)
     optima = optimum(final, seed=0, n_boot=50)
-    points = ns.scaling_points(optima, "learning_rate")
-    fit = ns.fit_scaling(points, confidence=0.95)
+    points = scaling_points(optima, "learning_rate")
+    fit = fit_scaling(points, confidence=0.95)
     fig = fs.figure_scaling(curves, points, "learning_rate", fit)
     ax_a, ax_b = fig.axes
     assert len([ln for ln in ax_a.get_lines() if ln.get_linestyle() == "-"]) == 3

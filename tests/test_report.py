@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_sgd import claims, report
-from bayes_sgd import noise_scale as ns
-from bayes_sgd.figures_scaling import figure_scaling
-from bayes_sgd.figures_sgd import plot_final_accuracy
+from bayes_sgd.claims import report
+from bayes_sgd import claims
+from bayes_sgd.scaling.curves import batch_size_curves
+from bayes_sgd.scaling.fits import fit_of, scaling_points
+from bayes_sgd.figures.scaling import figure_scaling
+from bayes_sgd.figures.sgd import plot_final_accuracy
 from bayes_sgd.sweeps import describe_sweeps
 from test_claims import T, all_tables, curve_final, sweep_fits, sweep_optima
 
@@ -21,7 +23,7 @@ def test_figure_4_and_its_claims_draw_and_read_the_same_rows():
     """Figure 4's mean line is the curve table's rows, and the Figure 4 claims quote those rows,
     diverged runs (B <= 10 here) scored at chance in both."""
     final = curve_final(fail_below=10)
-    curves = ns.batch_size_curves(final, diverged_accuracy=0.1)  # the collect_sgd_runs table
+    curves = batch_size_curves(final, diverged_accuracy=0.1)  # the collect_sgd_runs table
     fig = plot_final_accuracy(final, curves)
     (mean_line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("mean over seeds")]
     rows = curves.sort_values("batch_size")
@@ -40,10 +42,10 @@ def test_figure_4_and_its_claims_draw_and_read_the_same_rows():
 
 def test_figure_5b_and_its_claim_use_the_same_fit_row():
     eps = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
-    optima = ns.scaling_points(sweep_optima("learning_rate", eps, 50 * eps**0.9), "learning_rate")
+    optima = scaling_points(sweep_optima("learning_rate", eps, 50 * eps**0.9), "learning_rate")
     optima = optima.assign(b_opt_low=optima["b_opt"], b_opt_high=optima["b_opt"], b_best=optima["b_opt"])
     fits = sweep_fits("learning_rate", eps, 50 * eps**0.9)
-    fit, _ = ns.fit_of(fits)
+    fit, _ = fit_of(fits)
     curves = pd.DataFrame(
         dict(learning_rate=np.repeat(eps, 2), batch_size=np.tile([10, 100], 5), mean_accuracy=0.9,
              min_accuracy=0.9, max_accuracy=0.9, n_seeds=1, n_diverged=0, noise_scale=1.0)
@@ -60,7 +62,7 @@ def context(rng=None):
     tables = all_tables(rng or np.random.default_rng(6))
     results = claims.evaluate_claims(tables, T)
     optima = {
-        "learning_rate": ns.scaling_points(
+        "learning_rate": scaling_points(
             sweep_optima("learning_rate", [0.3, 1.0], [15.0, 50.0]).assign(
                 steps=1000, b_grid_min=10.0, b_grid_max=300.0, n_batch_sizes=4, n_seeds=2, b_best=30.0,
                 b_opt_low=10.0, b_opt_high=np.nan, optimum_noise_scale=5.0, optimum_noise_scale_low=4.0,

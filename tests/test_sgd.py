@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayes_sgd import gradient_noise, mlp, sgd
+from bayes_sgd import mlp
+from bayes_sgd import minibatch_gradients
+from bayes_sgd.training import sgd
 
 SMALL = mlp.Architecture(n_inputs=12, n_hidden=16, n_classes=3)
 
@@ -267,7 +269,7 @@ def test_per_example_output_gradient_matches_the_full_gradient():
     X, y = _data(5, seed=16)
     X = X.astype(np.float64)
     w = mlp.initialise(SMALL, np.random.default_rng(17), dtype=np.float64)
-    g = gradient_noise.per_example_output_gradients(SMALL, w, X, y, hidden_unit=4, output_class=2)
+    g = minibatch_gradients.per_example_output_gradients(SMALL, w, X, y, hidden_unit=4, output_class=2)
     for i in range(5):
         _, full = mlp.loss_and_gradient(SMALL, w, X[i : i + 1], y[i : i + 1])
         assert g[i] == pytest.approx(SMALL.unpack(full).W2[4, 2], rel=1e-10, abs=1e-15)
@@ -276,9 +278,9 @@ def test_per_example_output_gradient_matches_the_full_gradient():
 def test_batch_means_are_nearly_normal_and_single_examples_are_not():
     rng = np.random.default_rng(18)
     single = rng.exponential(size=1000) * (rng.random(1000) < 0.5)  # skewed, spike at zero
-    batch = gradient_noise.batch_mean_gradients(single, 30, 3000, rng)
-    s1 = gradient_noise.normality_statistics(single)
-    s30 = gradient_noise.normality_statistics(batch)
+    batch = minibatch_gradients.batch_mean_gradients(single, 30, 3000, rng)
+    s1 = minibatch_gradients.normality_statistics(single)
+    s30 = minibatch_gradients.normality_statistics(batch)
     assert s30["shapiro_w"] > s1["shapiro_w"]
     assert s30["ks_distance"] < s1["ks_distance"]
     assert abs(s30["skewness"]) < abs(s1["skewness"])
@@ -291,13 +293,13 @@ def test_batch_means_are_nearly_normal_and_single_examples_are_not():
 def test_gradient_noise_tables():
     X, y = _data(200, seed=19)
     w = mlp.initialise(SMALL, np.random.default_rng(20))
-    samples, summary = gradient_noise.gradient_noise_samples(
+    samples, summary = minibatch_gradients.gradient_noise_samples(
         SMALL, w, X, y, batch_size=30, n_batches=500, rng=np.random.default_rng(21)
     )
     assert (samples["sample"] == "single").sum() == 200
     assert (samples["sample"] == "batch").sum() == 500
     assert list(summary["sample"]) == ["single", "batch"]
-    unit = gradient_noise.most_active_hidden_unit(SMALL, w, X)
+    unit = minibatch_gradients.most_active_hidden_unit(SMALL, w, X)
     assert (summary["hidden_unit"] == unit).all()
 
 
@@ -327,7 +329,7 @@ def test_subnormal_flush_zeroes_exactly_the_subnormal_entries():
 def test_flushing_subnormal_momentum_changes_neither_the_curve_nor_the_weights():
     """A run that dies at eps = 1 leaves subnormal momentum behind; flushing it (the default, every
     sgd.FLUSH_EVERY steps) gives the same curve and weights as never flushing."""
-    from bayes_sgd import datasets
+    from bayes_sgd.data import datasets
 
     images, labels = datasets.read_mnist5k(datasets.mnist5k_path())
     pick = np.concatenate([np.nonzero(labels == k)[0][:30] for k in range(10)])

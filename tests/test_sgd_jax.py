@@ -9,8 +9,9 @@ import pytest
 
 jax = pytest.importorskip("jax", reason="the JAX backend needs the optional extra: pip install -e '.[jax]'")
 
-from bayes_sgd import sgd, sgd_jax  # noqa: E402
-from bayes_sgd.checkpoint import Checkpoint  # noqa: E402
+from bayes_sgd.training import sgd_jax  # noqa: E402
+from bayes_sgd.training import sgd
+from bayes_sgd.training.checkpoint import Checkpoint  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
 
 ARCH = Architecture(n_inputs=20, n_hidden=16, n_classes=10)

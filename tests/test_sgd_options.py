@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayes_sgd import datasets, mlp, sgd
-from bayes_sgd.checkpoint import Checkpoint
+from bayes_sgd import mlp
+from bayes_sgd.training import sgd
+from bayes_sgd.data import datasets
+from bayes_sgd.training.checkpoint import Checkpoint
 from test_checkpoint import KillAfterSave, Killed
 
 ARCH = mlp.Architecture(n_inputs=20, n_hidden=8, n_classes=10)
@@ -446,7 +448,7 @@ def test_invalid_data_and_model_options_are_refused_naming_them():
 )
 def test_the_jax_backend_refuses_a_non_stated_option(field, value):
     pytest.importorskip("jax", reason="the JAX backend needs the optional extra")
-    from bayes_sgd import sgd_jax
+    from bayes_sgd.training import sgd_jax
 
     X, y = _data(20, seed=13)
     c = _config(**{field: value})
@@ -458,7 +460,7 @@ def test_the_jax_backend_refuses_a_non_stated_option(field, value):
 
 def test_the_jax_backend_starts_from_the_pytorch_default_initialisation():
     pytest.importorskip("jax", reason="the JAX backend needs the optional extra")
-    from bayes_sgd import sgd_jax
+    from bayes_sgd.training import sgd_jax
 
     X, y = _data(20, seed=14)
     c = _config(weight_init="pytorch_default", steps=2, eval_points=1)

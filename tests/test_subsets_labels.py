@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bayes_sgd.labels import binary_task, random_labels, relabel
-from bayes_sgd.subsets import balanced_split, balanced_subset, random_subset
+from bayes_sgd.data.labels import binary_task, random_labels, relabel
+from bayes_sgd.data.subsets import balanced_split, balanced_subset, random_subset
 
 
 def test_random_subset_is_seeded_distinct_and_sorted():

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from bayes_sgd import claims, variants
-from bayes_sgd.config import ConfigError, schema_defaults, validate_config
-from bayes_sgd.report import render_variants_html, render_variants_markdown, variants_context, variants_markdown
+from bayes_sgd import variants
+from bayes_sgd import claims
+from bayes_sgd.config import ConfigError, validate_config
+from bayes_sgd.schema import schema_defaults
+from bayes_sgd.claims.report import render_variants_html, render_variants_markdown, variants_context, variants_markdown
 from bayes_sgd.sweeps import Run, run_path
 from workflow_helpers import DEFAULT_CONFIG
 

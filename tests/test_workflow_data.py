@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import yaml
 
-from bayes_sgd.datasets import split_arrays
-from bayes_sgd.idx import read_idx
+from bayes_sgd.data.datasets import split_arrays
+from bayes_sgd.data.idx import read_idx
 from bayes_sgd.tables import read_provenance, read_table
 from workflow_helpers import REPO, planned_jobs, snakemake, write_config
 
@@ -90,7 +90,7 @@ def test_prepare_full_mnist(tmp_path, mnist_dir):
 
 def test_default_config_matches_schema_defaults():
     """Every key of the default config exists in the schema (and the schema has a default)."""
-    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "src/bayes_sgd/config.schema.yaml").read_text())
 
     def check(node, config, path):
         for key, value in config.items():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bayes_sgd import mlp_evidence as me
-from bayes_sgd.claims import VERDICTS
+from bayes_sgd.claims.registry import VERDICTS
 from bayes_sgd.tables import read_provenance, read_table
 from workflow_helpers import TINY_MLP, planned_jobs, snakemake, write_config
 

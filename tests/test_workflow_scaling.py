@@ -26,7 +26,7 @@ from workflow_helpers import TINY_MLP, TINY_RUN, REPO, planned_jobs, snakemake, 
 
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
-SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "src" / "bayes_sgd" / "config.schema.yaml").read_text())
 
 RUN = TINY_RUN
 TINY = {

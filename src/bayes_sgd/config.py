@@ -3,11 +3,11 @@
 :func:`validate_config` is the one entry point; the workflow calls it (``common.smk``) before
 any rule is built, and the tests call it in-process. It
 
-1. checks the configuration against the JSON-schema ``workflow/schemas/config.schema.yaml``
+1. checks the configuration against the JSON-schema ``bayes_sgd/config.schema.yaml`` (:mod:`bayes_sgd.schema`)
    (keys, types, ranges), naming the offending key by its dotted path;
 2. fills in the schema's defaults (:func:`fill_defaults`; the schema is the only place a
-   default is written: :func:`schema_defaults` reads them for the package, e.g.
-   :meth:`bayes_sgd.claims.ClaimThresholds.defaults`);
+   default is written: :func:`bayes_sgd.schema.schema_defaults` reads them for the package, e.g.
+   :meth:`bayes_sgd.claims.registry.ClaimThresholds.defaults`);
 3. checks relations between values that a schema cannot express (:func:`check_config`).
 
 Every error is a :class:`ConfigError` whose message starts with the dotted key.
@@ -15,20 +15,15 @@ Every error is a :class:`ConfigError` whose message starts with the dotted key.
 
 from __future__ import annotations
 
-import copy
-import functools
 from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
-import yaml
 
-from .datasets import DATASETS, TRAIN_SPLIT_SIZE
-from .logistic import lambda_grid
-from .sweeps import SWEEPS, steps_for_learning_rate
-
-#: The configuration schema (in the workflow, next to the rules that read the configuration).
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+from bayes_sgd.data.datasets import DATASETS, TRAIN_SPLIT_SIZE
+from bayes_sgd.logistic import lambda_grid
+from bayes_sgd.schema import SCHEMA_PATH, fill_defaults, load_schema
+from bayes_sgd.sweeps import SWEEPS, steps_for_learning_rate
 
 MNIST5K_PER_CLASS = 500
 MNIST5K_CLASSES = 10
@@ -36,45 +31,6 @@ MNIST5K_CLASSES = 10
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message starts with the key's dotted path."""
-
-
-@functools.lru_cache(maxsize=4)
-def _load_schema(path: str) -> dict[str, Any]:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: the configuration schema is missing (bayes_sgd runs from its checkout)")
-    return yaml.safe_load(Path(path).read_text())
-
-
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
-    """The configuration schema (a fresh copy)."""
-    return copy.deepcopy(_load_schema(str(path)))
-
-
-def fill_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """Fill in ``config`` (in place) every default of ``schema``, recursively; return it.
-
-    A missing key whose schema has a ``default`` gets a copy of it; a mapping (given or
-    defaulted) is then filled from its own properties, as Snakemake's ``validate`` does.
-    """
-    for key, sub in schema.get("properties", {}).items():
-        if key not in config and "default" in sub:
-            config[key] = copy.deepcopy(sub["default"])
-        if isinstance(config.get(key), dict) and "properties" in sub:
-            fill_defaults(config[key], sub)
-    return config
-
-
-def schema_defaults(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
-    """The configuration that an empty config file gets: every default of the schema."""
-    return fill_defaults({}, load_schema(path))
-
-
-def schema_descriptions(section: str, path: str | Path = SCHEMA_PATH) -> dict[str, str]:
-    """Key -> description (one line) of every key of the mapping at dotted ``section``."""
-    node = load_schema(path)
-    for part in section.split("."):
-        node = node["properties"][part]
-    return {key: " ".join(sub.get("description", "").split()) for key, sub in node["properties"].items()}
 
 
 def validate_schema(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> None:

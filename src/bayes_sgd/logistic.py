@@ -20,7 +20,7 @@ suboptimality ``C(w) - C(w0)`` near the minimum (Boyd & Vandenberghe, Section 9.
 On separable data (random labels at weak lambda) H alone has no minimiser; the prior term
 makes one exist, with |w0| growing as lambda shrinks. :func:`fit_lambda_path` walks a lambda
 grid from strong to weak regularisation, warm-starting each fit at the previous minimiser, and
-:func:`sweep_lambda` adds the Laplace evidence (:mod:`bayes_sgd.evidence`, computed with the
+:func:`sweep_lambda` adds the Laplace evidence (:mod:`bayes_sgd.laplace`, computed with the
 Cholesky factor of the exact Hessian at w0) and the train/test accuracy and cross-entropy.
 The log evidence ratio is ``ln P(y|x;M) - ln P(y|x;NULL)``: positive = the model beats the
 null model.
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
-from bayes_sgd.evidence import laplace_log_evidence, log_evidence_ratio, null_log_evidence
+from bayes_sgd.laplace import laplace_log_evidence, log_evidence_ratio, null_log_evidence
 
 N_CLASSES = 2
 
@@ -85,7 +85,7 @@ def task_arrays(
     """Pixels and labels of one split ("train"/"test") of the binary task table.
 
     ``images`` maps a dataset split name to its images (uint8 [n, 784], row k = ``index`` k,
-    as from :func:`bayes_sgd.datasets.split_arrays`); each task row points at one of them
+    as from :func:`bayes_sgd.data.datasets.split_arrays`); each task row points at one of them
     through ``source_split`` and ``index``. Returns the pixels in task-row order and, for each
     label kind of :data:`LABEL_COLUMNS`, the 0/1 labels.
     """

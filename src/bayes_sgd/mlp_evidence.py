@@ -14,7 +14,7 @@ with ``e_j`` the eigenvalues of the generalised Gauss-Newton (GGN) of ``H`` at `
 (:mod:`bayes_sgd.mlp_curvature`), standing in for the Hessian. ``w`` is where SGD stopped, not
 the minimiser of ``C`` for this ``lambda``: the paper's runs have no prior (no L2), so the
 evidence is that of the minimum SGD found, read with a prior chosen afterwards. Runs trained
-with L2 coefficient ``l2`` (summed-cost convention, :mod:`bayes_sgd.sgd`) did minimise ``C`` with
+with L2 coefficient ``l2`` (summed-cost convention, :mod:`bayes_sgd.training.sgd`) did minimise ``C`` with
 ``lambda = l2``; they are treated like the others (grid plus maximising ``lambda``).
 
 Three estimates (column ``method``):
@@ -50,9 +50,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimResult
-from bayes_sgd.evidence import null_log_evidence
+from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimResult
+from bayes_sgd.laplace import null_log_evidence
 from bayes_sgd.mlp import Architecture
+from bayes_sgd.sweeps import CURVE_SETTINGS
 from bayes_sgd import mlp_curvature as curv
 
 METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer")
@@ -361,7 +362,7 @@ def claim_evidence_ranks_runs(
     return ClaimResult(**result, measured=measured, verdict=verdict)
 
 
-CURVE_KEYS = ("n_train", "learning_rate", "momentum", "l2", "steps")
+CURVE_KEYS = CURVE_SETTINGS  # one dataset per evidence table
 
 
 def evidence_peaks(table: pd.DataFrame, *, method: str, prior: str | float, failed_accuracy: float,

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bayes_sgd.datasets import N_PIXELS
+from bayes_sgd.data.datasets import N_PIXELS
 from bayes_sgd.mlp import Architecture
-from bayes_sgd.sgd import evaluation_steps
+from bayes_sgd.training.sgd import evaluation_steps
 from bayes_sgd.sweeps import Run
 
 #: The largest test set of any dataset (MNIST and Fashion-MNIST: 10,000 images).

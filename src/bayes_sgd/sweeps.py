@@ -97,8 +97,11 @@ def format_number(x: float) -> str:
     return format(x, "g")
 
 
-#: The settings of a run besides its batch size and seed.
+#: The settings of a run besides its batch size and seed: the runs of one accuracy-versus-B
+#: curve share them (the one place they are spelled).
 CURVE_SETTINGS = ("n_train", "learning_rate", "momentum", "l2", "steps")
+#: The columns that identify one curve in the run tables of every dataset.
+CURVE_KEYS = ("dataset", *CURVE_SETTINGS)
 
 
 @dataclass(frozen=True, order=True)

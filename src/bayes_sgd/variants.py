@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from bayes_sgd.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds, evaluate_claims
+from bayes_sgd.claims.registry import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds, evaluate_claims
 from bayes_sgd.sweeps import Run, figure_runs, format_number, sweep_curves, sweep_runs
 
 #: The protocol options of ``mlp:`` (and of a variant), in the order protocol ids list them.
@@ -206,7 +206,7 @@ def variant_sweep_curves(variant: Variant, scaling: Mapping[str, Any], sweep: st
 
 
 def variant_table_files(sweeps: Sequence[str]) -> dict[str, str]:
-    """The claim tables (:data:`bayes_sgd.claims.TABLES` names) of a variant with ``sweeps``,
+    """The claim tables (:data:`bayes_sgd.claims.registry.TABLES` names) of a variant with ``sweeps``,
     each with its file in the variant's folder (the main rules' names for the same tables)."""
     files = {f"figure_{k}_curves": f"figure_{k}_curves.parquet" for k in VARIANT_FIGURES}
     for sweep in sweeps:
@@ -227,7 +227,7 @@ def verdict_table(claims: Mapping[str, pd.DataFrame], variants: Mapping[str, Map
     """Every variant's claims, one row per (variant, claim): the variant's protocol, its changes
     in words, the claim's figure, verdict, measured values and criterion.
 
-    ``claims``: variant name -> its claims table (:func:`bayes_sgd.claims.claims_table`);
+    ``claims``: variant name -> its claims table (:func:`bayes_sgd.claims.registry.claims_table`);
     ``variants``: variant name -> :meth:`Variant.record`. Variants keep their configured order.
     """
     rows = []
@@ -277,7 +277,7 @@ def variant_overview(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 def accuracy_table(curves: Mapping[str, pd.DataFrame], variants: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """Figure 4's accuracy-against-B curve of every variant (the rows of its
-    ``figure_4_curves`` table, :func:`bayes_sgd.noise_scale.batch_size_curves`), with the
+    ``figure_4_curves`` table, :func:`bayes_sgd.scaling.noise_scale.batch_size_curves`), with the
     variant's name, protocol and learning-rate factor in front; the comparison figure's rows."""
     frames = []
     for name, table in curves.items():

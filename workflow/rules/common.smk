@@ -8,23 +8,23 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from bayes_sgd.datasets import FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
-from bayes_sgd.config import ConfigError, schema_defaults, validate_config
+from bayes_sgd.data.datasets import FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
+from bayes_sgd.config import ConfigError, validate_config
+from bayes_sgd.schema import schema_defaults
 from bayes_sgd.dependencies import script_inputs
 from bayes_sgd import resources, sweeps, variants
 
 # Every check of the configuration, and its defaults, in one place (bayes_sgd.config), before
 # any rule is built; an error names the dotted key.
-SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
-    validate_config(config, SCHEMA)
+    validate_config(config)  # against the schema shipped inside the package (bayes_sgd.schema)
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
 DATASET = config["dataset"]
 # The stated protocol (the schema's defaults of the protocol options) and the main runs' options:
 # their protocol folder is "paper" unless mlp: changes a protocol option (bayes_sgd.variants).
-STATED_PROTOCOL = variants.protocol_options(schema_defaults(SCHEMA)["mlp"])
+STATED_PROTOCOL = variants.protocol_options(schema_defaults()["mlp"])
 MAIN_OPTIONS = variants.protocol_options(config["mlp"])
 
 
@@ -143,7 +143,7 @@ def scaling_analysis_params(wildcards):
 
 
 def fit_regions(wildcards):
-    """The fit regions of a sweep (bayes_sgd.noise_scale.sweep_fits): every interior optimum (the
+    """The fit regions of a sweep (bayes_sgd.scaling.noise_scale.sweep_fits): every interior optimum (the
     figure), and for the N rule also N >= scaling.claims.n_train_min (the paper's claim holds
     only there)."""
     if wildcards.sweep == "n_train":
@@ -212,7 +212,7 @@ def evidence_runtime(wildcards, attempt):
 
 
 def variant_claim_tables(wildcards):
-    """The claim tables of one variant (VARIANTS, variants.smk), by their bayes_sgd.claims.TABLES names."""
+    """The claim tables of one variant (VARIANTS, variants.smk), by their bayes_sgd.claims.registry.TABLES names."""
     v = VARIANTS[wildcards.variant]
     return {name: f"{VARIANTS_DIR}/{v.name}/{file}" for name, file in variants.variant_table_files(v.sweeps).items()}
 

@@ -2,7 +2,7 @@
 
 
 # The one rule without code inputs: its files are checked against fixed SHA-256 sums
-# (bayes_sgd.datasets), so no edit of the package can change them.
+# (bayes_sgd.data.datasets), so no edit of the package can change them.
 rule download_mnist:
     output:
         expand("resources/mnist/{name}", name=MNIST_SHA256),

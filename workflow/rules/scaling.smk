@@ -103,7 +103,7 @@ rule plot_accuracy_vs_noise_scale:
         "../scripts/plot_accuracy_vs_noise_scale.py"
 
 
-# The claim tables (bayes_sgd.claims.TABLES) and the stage (config key targets) that builds each.
+# The claim tables (bayes_sgd.claims.registry.TABLES) and the stage (config key targets) that builds each.
 # The claims report judges the claims of the stages this configuration builds; a claim whose
 # table belongs to a stage it leaves out reads 'not measured', with that reason.
 CLAIM_TABLES = {
@@ -124,7 +124,7 @@ STAGES_NOT_BUILT = [stage for stage in CLAIM_STAGES if stage not in config["targ
 
 rule summarise_claims:
     input:
-        # the tables the claims read (bayes_sgd.claims.TABLES), by name, of the stages built
+        # the tables the claims read (bayes_sgd.claims.registry.TABLES), by name, of the stages built
         **{name: path for name, (stage, path) in CLAIM_TABLES.items() if stage not in STAGES_NOT_BUILT},
         # the evidence claims, judged once by rule assess_evidence_claims (evidence.smk)
         evidence_claims=[] if "evidence" in STAGES_NOT_BUILT else f"results/evidence/{DATASET}/claims.parquet",
@@ -138,7 +138,7 @@ rule summarise_claims:
         ),
         code=code("summarise_claims"),
         # the report's Jinja2 templates (package data, not modules)
-        templates=[os.path.relpath(path) for path in sorted((SRC / "templates").glob("*.j2"))],
+        templates=[os.path.relpath(path) for path in sorted((SRC / "claims" / "templates").glob("*.j2"))],
     output:
         summary=f"{SUMMARY_DIR}/summary.md",
         html=report(f"{SUMMARY_DIR}/summary.html", caption="../report/summarise_claims.rst", category="Claims report"),

@@ -83,7 +83,7 @@ rule compare_variants:
         claims=expand(f"{VARIANTS_DIR}/{{variant}}/claims.parquet", variant=VARIANTS),
         curves=expand(f"{VARIANTS_DIR}/{{variant}}/figure_4_curves.parquet", variant=VARIANTS),
         code=code("compare_variants"),
-        templates=[os.path.relpath(path) for path in sorted((SRC / "templates").glob("variants*.j2"))],
+        templates=[os.path.relpath(path) for path in sorted((SRC / "claims" / "templates").glob("variants*.j2"))],
     output:
         verdicts=f"{VARIANTS_DIR}/verdicts.parquet",
         overview=f"{VARIANTS_DIR}/overview.parquet",

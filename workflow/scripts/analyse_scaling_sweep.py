@@ -4,9 +4,12 @@ and the log-log fits of the optimum against the swept quantity."""
 
 import pandas as pd
 
-from bayes_sgd import noise_scale as ns
+from bayes_sgd.scaling.curves import batch_size_curves
+from bayes_sgd.scaling.fits import scaling_points, sweep_fits
+from bayes_sgd.scaling.noise_scale import noise_scale
+from bayes_sgd.scaling.optimum import optimum_batch_sizes
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.sgd import final_evaluations
+from bayes_sgd.training.sgd import final_evaluations
 from bayes_sgd.tables import read_table, write_table
 
 log = script_logger(snakemake)
@@ -16,11 +19,11 @@ runs = pd.concat([read_table(path) for path in snakemake.input.runs], ignore_ind
 final = final_evaluations(runs)
 if len(final) != len(snakemake.input.runs):
     raise ValueError(f"{len(snakemake.input.runs)} run tables but {len(final)} distinct runs")
-final["noise_scale"] = ns.noise_scale(final["learning_rate"], final["n_train"], final["batch_size"], final["momentum"])
+final["noise_scale"] = noise_scale(final["learning_rate"], final["n_train"], final["batch_size"], final["momentum"])
 log.info("%s sweep: %d runs, %d diverged", sweep, len(final), int((final["status"] == "diverged").sum()))
 
-curves = ns.batch_size_curves(final, diverged_accuracy=p["diverged_accuracy"])
-optima, replicates = ns.optimum_batch_sizes(
+curves = batch_size_curves(final, diverged_accuracy=p["diverged_accuracy"])
+optima, replicates = optimum_batch_sizes(
     final,
     seed=p["bootstrap_seed"],
     n_boot=p["bootstrap_replicates"],
@@ -29,14 +32,14 @@ optima, replicates = ns.optimum_batch_sizes(
     untrained_accuracy=p["untrained_accuracy"],
     return_replicates=True,
 )
-optima = ns.scaling_points(optima, sweep)
+optima = scaling_points(optima, sweep)
 for row in optima.itertuples():
     log.info(
         "%s = %g: best accuracy %.4f at B = %g, refined B_opt %.4g [%.4g, %.4g], g_opt %.4g%s",
         sweep, getattr(row, sweep), row.best_accuracy, row.b_best, row.b_opt, row.b_opt_low, row.b_opt_high,
         row.optimum_noise_scale, f" (not fitted: {row.excluded_because})" if not row.used else "",
     )
-fits = ns.sweep_fits(optima, replicates, sweep, confidence=p["confidence"], min_x_values=snakemake.params.fit_regions)
+fits = sweep_fits(optima, replicates, sweep, confidence=p["confidence"], min_x_values=snakemake.params.fit_regions)
 for fit in fits.itertuples():
     log.info("%s sweep, %s fit over x >= %g: %s", sweep, fit.method, fit.min_x,
              f"slope {fit.slope:.3f} [{fit.slope_low:.3f}, {fit.slope_high:.3f}] over {fit.n_points} optima"

@@ -4,7 +4,8 @@ rows of the comparison figure, and the section of the report (Markdown, HTML).""
 
 from pathlib import Path
 
-from bayes_sgd import report, variants
+from bayes_sgd import variants
+from bayes_sgd.claims import report
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table, write_atomic, write_table
 

@@ -1,10 +1,10 @@
 """Figure 9's samples: the gradient of one softmax-layer weight at initialisation, over single
 examples and over batch means (rule compute_gradient_noise)."""
 
-from bayes_sgd.gradient_noise import gradient_noise_samples, initial_state
+from bayes_sgd.minibatch_gradients import gradient_noise_samples, initial_state
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.mlp import Architecture
-from bayes_sgd.sgd import training_data
+from bayes_sgd.training.sgd import training_data
 from bayes_sgd.tables import read_table, write_table
 
 log = script_logger(snakemake)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bayes_sgd.datasets import download_mnist
+from bayes_sgd.data.datasets import download_mnist
 from bayes_sgd.logging_setup import script_logger
 
 log = script_logger(snakemake)

@@ -1,6 +1,6 @@
 """Draw the two-class task of Section 3: training/test images and their random labels."""
 
-from bayes_sgd.labels import binary_task
+from bayes_sgd.data.labels import binary_task
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table, write_table
 

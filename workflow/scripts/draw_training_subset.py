@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.subsets import random_subset
+from bayes_sgd.data.subsets import random_subset
 from bayes_sgd.tables import read_table, write_table
 
 log = script_logger(snakemake)

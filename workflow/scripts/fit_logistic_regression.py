@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_sgd import logistic
-from bayes_sgd.datasets import split_arrays
+from bayes_sgd.data.datasets import split_arrays
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_provenance, read_table, write_table
 

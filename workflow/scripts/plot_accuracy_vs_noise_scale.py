@@ -1,8 +1,8 @@
 """Draw test accuracy against the noise scale g for every curve of Figures 5-7 on one axis
 (rule plot_accuracy_vs_noise_scale; a figure the paper does not have)."""
 
-from bayes_sgd.figure_files import save_figure
-from bayes_sgd.figures_scaling import figure_accuracy_vs_noise_scale
+from bayes_sgd.figures.files import save_figure
+from bayes_sgd.figures.scaling import figure_accuracy_vs_noise_scale
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.sweeps import get_sweep
 from bayes_sgd.tables import read_table

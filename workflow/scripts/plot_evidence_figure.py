@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from bayes_sgd import figures_evidence as fe
-from bayes_sgd.figure_files import save_figure
+from bayes_sgd.figures import evidence as fe
+from bayes_sgd.figures.files import save_figure
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table
 

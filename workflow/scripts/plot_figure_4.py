@@ -1,8 +1,8 @@
 """Draw Figure 4 (final test accuracy versus batch size) from its batch-size curve table and the
 final evaluation of every run."""
 
-from bayes_sgd.figure_files import save_figure
-from bayes_sgd.figures_sgd import plot_final_accuracy
+from bayes_sgd.figures.files import save_figure
+from bayes_sgd.figures.sgd import plot_final_accuracy
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table
 

@@ -1,7 +1,7 @@
 """Draw Figure 9 (gradient of one softmax-layer weight at initialisation) from its tables."""
 
-from bayes_sgd.figure_files import save_figure
-from bayes_sgd.figures_sgd import plot_gradient_noise
+from bayes_sgd.figures.files import save_figure
+from bayes_sgd.figures.sgd import plot_gradient_noise
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table
 

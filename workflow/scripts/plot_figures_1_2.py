@@ -1,7 +1,7 @@
 """Draw Figures 1 and 2 (Section 3) from the logistic-regression fits table, in every format."""
 
-from bayes_sgd.figure_files import save_figure
-from bayes_sgd.figures_logistic import plot_figure_1, plot_figure_2
+from bayes_sgd.figures.files import save_figure
+from bayes_sgd.figures.logistic import plot_figure_1, plot_figure_2
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table
 

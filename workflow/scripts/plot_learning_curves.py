@@ -1,7 +1,7 @@
 """Draw Figure 3 or 8 (test accuracy and cross-entropy versus updates) from its runs table."""
 
-from bayes_sgd.figure_files import save_figure
-from bayes_sgd.figures_sgd import plot_learning_curves
+from bayes_sgd.figures.files import save_figure
+from bayes_sgd.figures.sgd import plot_learning_curves
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table
 

@@ -2,10 +2,10 @@
 per curve of the sweep; (b) the optimum batch size against the swept quantity, with its
 seed-bootstrap interval, the log-log fit and the slope-1 line of the paper's proportionality."""
 
-from bayes_sgd.figure_files import save_figure
-from bayes_sgd.figures_scaling import figure_scaling
+from bayes_sgd.figures.files import save_figure
+from bayes_sgd.figures.scaling import figure_scaling
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.noise_scale import fit_of
+from bayes_sgd.scaling.fits import fit_of
 from bayes_sgd.tables import read_table
 
 log = script_logger(snakemake)

@@ -5,8 +5,8 @@ from pathlib import Path
 import mlxtend
 import numpy as np
 
-from bayes_sgd import datasets
-from bayes_sgd.idx import sha256
+from bayes_sgd.data import datasets
+from bayes_sgd.data.idx import sha256
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import write_table
 

@@ -1,5 +1,5 @@
 """The claims report (rule summarise_claims): every claim's verdict from the tables the workflow
-computed (bayes_sgd.claims), rendered as Markdown and HTML (bayes_sgd.report), and the claims
+computed (bayes_sgd.claims.registry), rendered as Markdown and HTML (bayes_sgd.claims.report), and the claims
 as a table. A claim of a stage the configuration does not build (config key targets) is 'not
 measured', and says so."""
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayes_sgd import claims, report
+from bayes_sgd.claims import report
+from bayes_sgd import claims
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.mlp_evidence import evidence_claims_not_built
 from bayes_sgd.sweeps import describe_sweeps

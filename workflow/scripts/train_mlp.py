@@ -18,10 +18,10 @@ import logging  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
 
-from bayes_sgd.checkpoint import Checkpoint, Stopped  # noqa: E402
+from bayes_sgd.training.checkpoint import Checkpoint, Stopped  # noqa: E402
 from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
-from bayes_sgd.sgd import (  # noqa: E402
+from bayes_sgd.training.sgd import (  # noqa: E402
     TrainingConfig,
     config_record,
     run_fingerprint,
@@ -99,7 +99,7 @@ if p.backend == "jax":
     try:
         import jax
 
-        from bayes_sgd import sgd_jax
+        from bayes_sgd.training import sgd_jax
     except ImportError as err:
         raise ImportError(f"mlp.backend: jax needs the optional extra (pip install -e '.[jax]'): {err}") from None
     log.info("JAX %s on %s (matrix products at precision 'highest')", jax.__version__, jax.devices())

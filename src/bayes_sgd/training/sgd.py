@@ -59,8 +59,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from bayes_sgd.checkpoint import Checkpoint, TrainingState, fingerprint, source_digest
-from bayes_sgd.datasets import split_arrays
+from bayes_sgd.training.checkpoint import Checkpoint, TrainingState, fingerprint, source_digest
+from bayes_sgd.data.datasets import split_arrays
 from bayes_sgd import mlp
 from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise, scale_pixels
 
@@ -256,7 +256,7 @@ def training_data(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_train, y_train, X_test, y_test)`` for one run.
 
-    ``dataset`` is a dataset table (:mod:`bayes_sgd.datasets`); ``subset`` indexes its train
+    ``dataset`` is a dataset table (:mod:`bayes_sgd.data.datasets`); ``subset`` indexes its train
     split (the seeded N-image training subset, the pool).
 
     ``input_range`` (:data:`INPUT_RANGES`): ``unit`` (stated, PAPER.md section 2): pixels
@@ -402,15 +402,15 @@ def train(
     evaluate). ``progress`` is called every ``progress_fraction`` of the steps and whenever
     ``progress_seconds`` have passed since its last call.
 
-    ``checkpoint`` (optional, :class:`bayes_sgd.checkpoint.Checkpoint`): the run resumes from
+    ``checkpoint`` (optional, :class:`bayes_sgd.training.checkpoint.Checkpoint`): the run resumes from
     the state saved there if that was saved by this very run (same fingerprint, see
     :func:`run_fingerprint`), and saves its state there every ``checkpoint.interval_seconds``
     of training time (after a step, never after the last one or a divergence). A resumed run
     takes the same steps with the same batches as an uninterrupted one, so its curve and final
     state are bit-identical to it, but for the wall-clock ``seconds``, which count the
     training time of every attempt. Deleting the checkpoint after the outputs are written is
-    the caller's job. After :meth:`~bayes_sgd.checkpoint.Checkpoint.request_stop` the run
-    saves after its current step and raises :class:`bayes_sgd.checkpoint.Stopped`.
+    the caller's job. After :meth:`~bayes_sgd.training.checkpoint.Checkpoint.request_stop` the run
+    saves after its current step and raises :class:`bayes_sgd.training.checkpoint.Stopped`.
 
     ``flush_every``: steps between flushes of the momentum buffer's subnormal entries
     (:class:`SubnormalFlush`; a speed measure that leaves the weights unchanged); 0 never flushes.
@@ -537,7 +537,7 @@ def run_fingerprint(
     threads: int = 1,
     backend_modules: tuple = (),
 ) -> str:
-    """The identity of a run for its checkpoint (:func:`bayes_sgd.checkpoint.fingerprint`).
+    """The identity of a run for its checkpoint (:func:`bayes_sgd.training.checkpoint.fingerprint`).
 
     Covers the configuration, the architecture, the float type, the backend, the data as the
     trainer sees it (cast to ``dtype``), the source of the modules that compute a step (this

@@ -1,8 +1,8 @@
-"""The claims report: rendering only (the verdicts are :mod:`bayes_sgd.claims`).
+"""The claims report: rendering only (the verdicts are :mod:`bayes_sgd.claims.registry`).
 
 :func:`report_context` gathers everything the report shows, as tables and plain values, from
 the tables the workflow computed; :func:`render_markdown` and :func:`render_html` fill the
-Jinja2 templates of ``bayes_sgd/templates/`` with it. Tables are written by
+Jinja2 templates of ``bayes_sgd/claims/templates/`` with it. Tables are written by
 ``DataFrame.to_markdown`` (tabulate) and ``DataFrame.to_html``; the prose lives in
 ``templates/report_text.j2``, shared by both formats. Nothing here computes a number: each
 cell is a formatted value of one row of one input table.
@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from bayes_sgd.claims import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, TABLES, VERDICTS, ClaimResult, ClaimThresholds
+from bayes_sgd.claims.formatting import number, percent
+from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, TABLES, VERDICTS, ClaimResult, ClaimThresholds
 from bayes_sgd.sweeps import get_sweep
 
 _ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.PackageLoader("bayes_sgd", "templates"),
+    loader=jinja2.PackageLoader("bayes_sgd.claims", "templates"),
     autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
     trim_blocks=True,
     lstrip_blocks=True,
@@ -34,16 +35,8 @@ _ENVIRONMENT = jinja2.Environment(
 _METHOD = {"t": "Student t", "bootstrap": "seed bootstrap"}
 
 
-def _g(x: float) -> str:
-    return format(float(x), ".3g")
-
-
-def _pct(a: float) -> str:
-    return f"{100 * a:.1f}%"
-
-
 def _interval(low: float, high: float) -> str:
-    return f"[{_g(low)}, {_g(high)}]" if np.isfinite(low) and np.isfinite(high) else "-"
+    return f"[{number(low)}, {number(high)}]" if np.isfinite(low) and np.isfinite(high) else "-"
 
 
 def claims_frame(rows: Sequence[ClaimResult]) -> pd.DataFrame:
@@ -67,7 +60,7 @@ def claims_frame(rows: Sequence[ClaimResult]) -> pd.DataFrame:
 def optima_frame(optima: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Every curve's optimum, one row per curve, from the sweeps' ``optima.parquet`` tables.
 
-    ``optima``: swept column -> :func:`bayes_sgd.noise_scale.scaling_points` output of that
+    ``optima``: swept column -> :func:`bayes_sgd.scaling.noise_scale.scaling_points` output of that
     sweep.
     """
     rows = []
@@ -84,13 +77,13 @@ def optima_frame(optima: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                     "Grid of B": f"{r['b_grid_min']:g} to {r['b_grid_max']:g} ({int(r['n_batch_sizes'])})",
                     "Seeds": int(r["n_seeds"]),
                     "Best grid B": f"{r['b_best']:g}" if located else "none",
-                    "Its accuracy (seed mean +- std)": _pct(r["best_accuracy"])
-                    + (f" +- {_pct(std)}" if np.isfinite(std) else ""),
+                    "Its accuracy (seed mean +- std)": percent(r["best_accuracy"])
+                    + (f" +- {percent(std)}" if np.isfinite(std) else ""),
                     "Refined B_opt [bootstrap interval]": (
-                        f"{_g(r['b_opt'])} {_interval(r['b_opt_low'], r['b_opt_high'])}" if located else "none"
+                        f"{number(r['b_opt'])} {_interval(r['b_opt_low'], r['b_opt_high'])}" if located else "none"
                     ),
                     "g_opt [interval]": (
-                        f"{_g(r['optimum_noise_scale'])} "
+                        f"{number(r['optimum_noise_scale'])} "
                         f"{_interval(r['optimum_noise_scale_low'], r['optimum_noise_scale_high'])}"
                         if located
                         else "none"

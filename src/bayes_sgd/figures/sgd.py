@@ -7,12 +7,12 @@ Every figure is drawn only from tables the workflow computed:
   concatenated run tables. Step 0 is left out of the log axis. A diverged run ends in a cross.
 - Figure 4 (:func:`plot_final_accuracy`): final test accuracy versus batch size on a log axis:
   the seed mean and min-max range of the figure's batch-size curve table
-  (:func:`bayes_sgd.noise_scale.batch_size_curves`, diverged runs scored at chance, the same
+  (:func:`bayes_sgd.scaling.noise_scale.batch_size_curves`, diverged runs scored at chance, the same
   rows the claims read) and every seed that did not diverge as a dot. Diverged runs are drawn
   as crosses on the bottom edge and counted in the legend.
 - Figure 9 (:func:`plot_gradient_noise`): histograms of the gradient of one softmax-layer weight
   over single examples and over batch means, each with the normal of the sample's mean and
-  standard deviation and its normality statistics, from :mod:`bayes_sgd.gradient_noise`'s tables.
+  standard deviation and its normality statistics, from :mod:`bayes_sgd.minibatch_gradients`'s tables.
 
 The functions return a :class:`matplotlib.figure.Figure` and write nothing; the workflow saves it.
 """
@@ -30,6 +30,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from bayes_sgd.sweeps import CURVE_KEYS  # noqa: E402
+
 DIVERGED_COLOUR = "tab:red"
 
 
@@ -41,7 +43,7 @@ def _require(table: pd.DataFrame, columns, what: str) -> None:
         raise ValueError(f"{what}: the table is empty")
 
 
-def _setting(table: pd.DataFrame, keys=("dataset", "n_train", "learning_rate", "momentum", "l2", "steps")) -> str:
+def _setting(table: pd.DataFrame, keys=CURVE_KEYS) -> str:
     """The shared configuration of the runs in ``table`` as a title line."""
     names = {"dataset": "", "n_train": "N", "learning_rate": "ε", "momentum": "m", "l2": "L2", "steps": "updates"}
     parts = []
@@ -92,7 +94,7 @@ def plot_learning_curves(runs: pd.DataFrame, title: str = "") -> Figure:
 def plot_final_accuracy(final: pd.DataFrame, curves: pd.DataFrame, title: str = "") -> Figure:
     """Final test accuracy versus batch size: the curve's seed mean and range, seeds, diverged runs.
 
-    ``curves``: the figure's :func:`bayes_sgd.noise_scale.batch_size_curves` table (one curve),
+    ``curves``: the figure's :func:`bayes_sgd.scaling.noise_scale.batch_size_curves` table (one curve),
     whose ``mean_accuracy``, ``min_accuracy`` and ``max_accuracy`` are drawn as they are (the
     rows the claims read); diverged runs are scored there at ``scaling.diverged_accuracy``.
     ``final``: the final row of every run, drawn as one dot per seed that did not diverge and a

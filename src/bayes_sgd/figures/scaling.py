@@ -1,6 +1,6 @@
 """Figures 5-7 of the paper (the scaling rules) and test accuracy against the noise scale.
 
-Each function takes the tables of :mod:`bayes_sgd.noise_scale` and returns a
+Each function takes the tables of :mod:`bayes_sgd.scaling.noise_scale` and returns a
 :class:`matplotlib.figure.Figure` built without pyplot (no global state, no display; saving it
 uses the Agg canvas). No file I/O: the workflow script saves it.
 
@@ -24,7 +24,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from bayes_sgd.noise_scale import LogLogFit
+from bayes_sgd.scaling.fits import LogLogFit
 from bayes_sgd.sweeps import get_sweep
 
 _FAMILY_CMAPS = ("viridis", "plasma", "cividis", "cool")
@@ -41,7 +41,7 @@ def _curve_colours(values, cmap: str):
 def plot_accuracy_vs_batch_size(ax, curves: pd.DataFrame, swept: str, *, cmap: str = "viridis") -> None:
     """Panel (a): ``mean_accuracy`` against ``batch_size`` (log x), one line per ``swept`` value.
 
-    ``curves``: :func:`bayes_sgd.noise_scale.batch_size_curves` rows of one sweep. The band is
+    ``curves``: :func:`bayes_sgd.scaling.noise_scale.batch_size_curves` rows of one sweep. The band is
     the range over seeds (``min_accuracy`` to ``max_accuracy``); batch sizes where every seed
     diverged are marked with a cross.
     """
@@ -77,7 +77,7 @@ def plot_accuracy_vs_batch_size(ax, curves: pd.DataFrame, swept: str, *, cmap: s
 def plot_optimum_vs_sweep(ax, points: pd.DataFrame, sweep: str, fit: LogLogFit | None = None) -> None:
     """Panel (b): refined optimum ``b_opt`` against the sweep's abscissa, log-log.
 
-    ``points``: :func:`bayes_sgd.noise_scale.scaling_points` output (``x``, ``b_opt``,
+    ``points``: :func:`bayes_sgd.scaling.noise_scale.scaling_points` output (``x``, ``b_opt``,
     ``b_opt_low``, ``b_opt_high``, ``b_best``, ``used``, ``excluded_because``). Error bars:
     seed-bootstrap interval. Points not used in the fit (grid edge, below ``min_x``) are hollow.
     Curves without an optimum (``b_opt`` NaN: they never trained) are not drawn; a note in the
@@ -167,7 +167,7 @@ def figure_accuracy_vs_noise_scale(
     """Test accuracy against the noise scale ``g`` for every curve of Figures 5-7, log x.
 
     ``families``: name (e.g. ``"Fig. 5"``) -> (curves of that sweep from
-    :func:`bayes_sgd.noise_scale.batch_size_curves`, swept column of a registered sweep). Each family has its own
+    :func:`bayes_sgd.scaling.noise_scale.batch_size_curves`, swept column of a registered sweep). Each family has its own
     marker and colormap. If the scaling rules hold, the curves peak at a common ``g``.
     """
     fig = Figure(figsize=(7.5, 4.5), layout="constrained")

@@ -48,7 +48,7 @@ def binary_task(
     ``index`` (the image's split and position in the dataset table), ``true_label``
     (``classes[k]`` -> ``k``) and ``random_label``.
     """
-    from .subsets import balanced_subset
+    from bayes_sgd.data.subsets import balanced_subset
 
     if len(classes) != 2 or classes[0] == classes[1]:
         raise ValueError(f"a binary task needs two distinct classes, got {classes}")

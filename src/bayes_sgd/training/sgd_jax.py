@@ -1,4 +1,4 @@
-"""The SGD trainer of :mod:`bayes_sgd.sgd`, compiled whole with JAX (``mlp.backend: jax``).
+"""The SGD trainer of :mod:`bayes_sgd.training.sgd`, compiled whole with JAX (``mlp.backend: jax``).
 
 Same model, loss, update rule and schedule as the NumPy trainer (PAPER.md section 3)::
 
@@ -7,9 +7,9 @@ Same model, loss, update rule and schedule as the NumPy trainer (PAPER.md sectio
     w <- w - eps v
 
 on the same flat float32 parameter vector (layout of :class:`bayes_sgd.mlp.Architecture`),
-starting from the same initial weights (:func:`bayes_sgd.sgd.initial_parameters`), evaluated
-at the same log-spaced steps (:func:`bayes_sgd.sgd.evaluation_steps`) and returning the same
-curve table and final state (:class:`bayes_sgd.sgd.TrainingResult`).
+starting from the same initial weights (:func:`bayes_sgd.training.sgd.initial_parameters`), evaluated
+at the same log-spaced steps (:func:`bayes_sgd.training.sgd.evaluation_steps`) and returning the same
+curve table and final state (:class:`bayes_sgd.training.sgd.TrainingResult`).
 
 What differs is where the work runs: the steps between two evaluations are one compiled XLA
 loop (``lax.while_loop``; the loop bounds are arguments, so it compiles once per run), with
@@ -17,7 +17,7 @@ the batches drawn on the device, so a GPU runs a whole segment without returning
 
 Batches. Step ``t`` draws ``B`` distinct indices uniformly (``jax.random.choice`` without
 replacement) from the key ``fold_in(key, t)``, with ``key = PRNGKey(s)`` and ``s`` a 32-bit
-word of the run's batch seed sequence (:func:`bayes_sgd.sgd.run_seeds`). This is another
+word of the run's batch seed sequence (:func:`bayes_sgd.training.sgd.run_seeds`). This is another
 generator than NumPy's, so the two backends train on different batches and their curves
 differ run by run (statistically alike); the curves record their backend. Because a step's
 batch depends only on the seed and the step, a checkpoint needs no generator state.
@@ -36,12 +36,12 @@ trainer accumulates it in float64), so the two agree to float32 rounding, not bi
 
 Options. This backend runs the stated protocol only: a config whose ``loss_normalisation``,
 ``momentum_form``, ``batch_sampling`` or ``init_scale`` is not the default
-(:class:`bayes_sgd.sgd.TrainingConfig`) is refused with a ``ValueError`` (use the NumPy
+(:class:`bayes_sgd.training.sgd.TrainingConfig`) is refused with a ``ValueError`` (use the NumPy
 backend; :data:`STATED_ONLY`). ``init_scale`` would in fact reach it through the shared
-:func:`bayes_sgd.sgd.initial_parameters`, but is refused with the others so that every
+:func:`bayes_sgd.training.sgd.initial_parameters`, but is refused with the others so that every
 non-stated option runs on one backend. ``weight_init`` (all of
 :data:`bayes_sgd.mlp.WEIGHT_INITS`, ``pytorch_default`` included) works, as both trainers
-start from :func:`bayes_sgd.sgd.initial_parameters`.
+start from :func:`bayes_sgd.training.sgd.initial_parameters`.
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayes_sgd.checkpoint import Checkpoint, TrainingState
+from bayes_sgd.training.checkpoint import Checkpoint, TrainingState
 from bayes_sgd.mlp import Architecture
-from bayes_sgd.sgd import (
+from bayes_sgd.training.sgd import (
     Progress,
     TrainingConfig,
     TrainingResult,
@@ -208,7 +208,7 @@ def train(
     precision: str = "highest",
     batches: np.ndarray | None = None,
 ) -> TrainingResult:
-    """Train from scratch on the default JAX device, like :func:`bayes_sgd.sgd.train`.
+    """Train from scratch on the default JAX device, like :func:`bayes_sgd.training.sgd.train`.
 
     Returns the same curve columns and final state. ``progress`` is called after every
     evaluation segment. ``checkpoint`` is saved after a segment when its interval has passed

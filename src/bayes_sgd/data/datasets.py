@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .idx import IdxError, read_idx, sha256
-from .subsets import balanced_split
+from bayes_sgd.data.idx import IdxError, read_idx, sha256
+from bayes_sgd.data.subsets import balanced_split
 
 N_PIXELS = 784
 DATASETS = ("mnist5k", "mnist", "fashion_mnist")

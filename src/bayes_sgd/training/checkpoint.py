@@ -1,7 +1,7 @@
 """Checkpoints of a training run: save its whole state atomically, resume it bit for bit.
 
 A long run (hours for the full-batch runs of full MNIST) is killed by a time limit, a lost
-session or a node failure. The trainer (:func:`bayes_sgd.sgd.train`, and the JAX trainer)
+session or a node failure. The trainer (:func:`bayes_sgd.training.sgd.train`, and the JAX trainer)
 saves its state every ``interval_seconds`` of work; a new attempt at the same run loads it and
 continues from there, so that the finished curve and weights are **bit-identical** to those of
 an uninterrupted run (only the wall-clock ``seconds`` column differs).
