@@ -43,7 +43,8 @@ import numpy as np  # noqa: E402
 from scipy.linalg import blas  # noqa: E402
 
 from bayes_sgd.mlp import Architecture, GradientWorkspace, initialise  # noqa: E402
-from bayes_sgd.training.sgd import sample_batch, sgd_step  # noqa: E402
+from bayes_sgd.training.batches import sample_batch  # noqa: E402
+from bayes_sgd.training.sgd import sgd_step  # noqa: E402
 
 N_TRAIN = 1000
 BATCH_SIZES = (1, 10, 100, 1000)

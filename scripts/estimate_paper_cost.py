@@ -62,7 +62,8 @@ def load_config(path: Path) -> dict:
 def measure_cost_model(repeats: int = 3) -> CostModel:
     """Time one SGD step at B = 10 and 1000 and one evaluation on this machine, one thread."""
     from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise
-    from bayes_sgd.training.sgd import sample_batch, sgd_step
+    from bayes_sgd.training.batches import sample_batch
+    from bayes_sgd.training.sgd import sgd_step
 
     rng = np.random.default_rng(0)
     arch = Architecture()

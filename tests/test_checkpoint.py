@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 from bayes_sgd.training import sgd
+from bayes_sgd.training import run_tables
 from bayes_sgd.training.checkpoint import Checkpoint, Stopped, fingerprint
 from bayes_sgd.mlp import Architecture
 
 SMALL = Architecture(n_inputs=12, n_hidden=7, n_classes=3)
 # every column but the wall-clock time must be bit-identical
-EXACT = [c for c in sgd.CURVE_COLUMNS + sgd.CONFIG_COLUMNS if c != "seconds"]
+EXACT = [c for c in run_tables.CURVE_COLUMNS + run_tables.CONFIG_COLUMNS if c != "seconds"]
 
 
 def _data(n, seed=0):

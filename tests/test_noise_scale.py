@@ -138,7 +138,7 @@ def test_momentum_multiplies_the_noise_scale_by_one_over_one_minus_m():
 
 
 def test_final_evaluations_take_the_last_step_of_each_run():
-    from bayes_sgd.training.sgd import final_evaluations
+    from bayes_sgd.training.run_tables import final_evaluations
 
     base = synthetic_final(50, seeds=(0,), grid=[10, 100])
     runs = pd.concat(

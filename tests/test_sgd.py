@@ -11,6 +11,9 @@ from scipy import stats
 from bayes_sgd import mlp
 from bayes_sgd import minibatch_gradients
 from bayes_sgd.training import sgd
+from bayes_sgd.training import threads
+from bayes_sgd.training import run_tables
+from bayes_sgd.training import batches
 
 SMALL = mlp.Architecture(n_inputs=12, n_hidden=16, n_classes=3)
 
@@ -99,13 +102,13 @@ def test_trainer_applies_the_rule_it_documents():
 def test_weights_table_holds_the_flat_state_as_float32():
     w = np.array([1.0, -2.5, np.nan, np.inf])
     v = np.array([0.5, 0.0, 1.0, -np.inf])
-    table = sgd.weights_table(w, v)
-    assert list(table.columns) == list(sgd.WEIGHT_COLUMNS)
+    table = run_tables.weights_table(w, v)
+    assert list(table.columns) == list(run_tables.WEIGHT_COLUMNS)
     assert (table.dtypes == np.float32).all()
     np.testing.assert_array_equal(table["parameter"], w.astype(np.float32))
     np.testing.assert_array_equal(table["velocity"], v.astype(np.float32))
     with pytest.raises(ValueError):
-        sgd.weights_table(w, v[:3])
+        run_tables.weights_table(w, v[:3])
 
 
 # --- batch sampling ----------------------------------------------------------------------------
@@ -115,18 +118,18 @@ def test_weights_table_holds_the_flat_state_as_float32():
 def test_sample_batch_draws_distinct_indices_in_range(n, b):
     rng = np.random.default_rng(0)
     for _ in range(20):
-        idx = sgd.sample_batch(rng, n, b)
+        idx = batches.sample_batch(rng, n, b)
         assert idx.shape == (b,)
         assert len(np.unique(idx)) == b
         assert idx.min() >= 0 and idx.max() < n
 
 
 def test_sample_batch_full_batch_and_bad_sizes():
-    np.testing.assert_array_equal(sgd.sample_batch(np.random.default_rng(0), 5, 5), np.arange(5))
+    np.testing.assert_array_equal(batches.sample_batch(np.random.default_rng(0), 5, 5), np.arange(5))
     with pytest.raises(ValueError):
-        sgd.sample_batch(np.random.default_rng(0), 5, 6)
+        batches.sample_batch(np.random.default_rng(0), 5, 6)
     with pytest.raises(ValueError):
-        sgd.sample_batch(np.random.default_rng(0), 5, 0)
+        batches.sample_batch(np.random.default_rng(0), 5, 0)
 
 
 def subset_uniformity_pvalue(sampler, n, b, seed=123, per_subset=300):
@@ -141,13 +144,13 @@ def subset_uniformity_pvalue(sampler, n, b, seed=123, per_subset=300):
 
 @pytest.mark.parametrize("n,b", [(6, 3), (7, 2)])
 def test_every_subset_is_equally_likely(n, b):
-    assert subset_uniformity_pvalue(sgd.sample_batch, n, b) > 1e-3
+    assert subset_uniformity_pvalue(batches.sample_batch, n, b) > 1e-3
 
 
 def test_inclusion_is_uniform_for_a_large_population():
     rng = np.random.default_rng(9)
     n, b = 20000, 30
-    counts = np.bincount(np.concatenate([sgd.sample_batch(rng, n, b) for _ in range(4000)]), minlength=n)
+    counts = np.bincount(np.concatenate([batches.sample_batch(rng, n, b) for _ in range(4000)]), minlength=n)
     # each index is included with probability b/n per draw; bin the counts by index decile
     deciles = counts.reshape(10, -1).sum(axis=1)
     assert stats.chisquare(deciles).pvalue > 1e-3
@@ -158,7 +161,7 @@ def test_the_subset_test_rejects_sample_batch_with_one_subset_redirected():
     turned into {2, 3}, is rejected."""
 
     def biased(rng, n, b):
-        batch = sgd.sample_batch(rng, n, b)
+        batch = batches.sample_batch(rng, n, b)
         return np.array([2, 3]) if sorted(batch.tolist()) == [0, 1] else batch
 
     assert subset_uniformity_pvalue(biased, 4, 2, per_subset=1000) < 1e-6
@@ -181,7 +184,7 @@ def test_curve_has_the_contract_columns_and_schedule():
     X, y = _data(40, seed=6)
     c = _config(steps=40, eval_points=6)
     curve = sgd.train(SMALL, X, y, X[:10], y[:10], c).curve
-    assert list(curve.columns) == list(sgd.CURVE_COLUMNS + sgd.CONFIG_COLUMNS)
+    assert list(curve.columns) == list(run_tables.CURVE_COLUMNS + run_tables.CONFIG_COLUMNS)
     np.testing.assert_array_equal(curve["step"], sgd.evaluation_steps(40, 6))
     np.testing.assert_allclose(curve["epoch"], curve["step"] * 4 / 40)
     assert (curve["status"] == "ok").all() and (curve["diverged_step"] == -1).all()
@@ -307,11 +310,11 @@ def test_gradient_noise_tables():
 
 
 def test_threads_follow_the_batch_size():
-    assert [sgd.training_threads(b, 8) for b in (1, 30, 999, 1000, 1999, 2000, 5000, 50000)] == [1, 1, 1, 1, 1, 2, 5, 8]
-    assert sgd.training_threads(50000, 4) == 4 and sgd.training_threads(50000, 1) == 1
-    assert sgd.training_threads(600, 8, examples_per_thread=200) == 3
+    assert [threads.training_threads(b, 8) for b in (1, 30, 999, 1000, 1999, 2000, 5000, 50000)] == [1, 1, 1, 1, 1, 2, 5, 8]
+    assert threads.training_threads(50000, 4) == 4 and threads.training_threads(50000, 1) == 1
+    assert threads.training_threads(600, 8, examples_per_thread=200) == 3
     with pytest.raises(ValueError):
-        sgd.training_threads(0, 8)
+        threads.training_threads(0, 8)
 
 
 # --- subnormal momentum ------------------------------------------------------------------------

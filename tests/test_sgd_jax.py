@@ -11,6 +11,8 @@ jax = pytest.importorskip("jax", reason="the JAX backend needs the optional extr
 
 from bayes_sgd.training import sgd_jax  # noqa: E402
 from bayes_sgd.training import sgd
+from bayes_sgd.training import run_tables
+from bayes_sgd.training import batches
 from bayes_sgd.training.checkpoint import Checkpoint  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
 
@@ -35,7 +37,7 @@ def _config(**kw):
 def numpy_batches(config: sgd.TrainingConfig, n: int) -> np.ndarray:
     """The batch indices the NumPy trainer draws, step by step (its batch generator replayed)."""
     rng = np.random.default_rng(sgd.run_seeds(config.seed)[1])
-    return np.stack([sgd.sample_batch(rng, n, config.batch_size) for _ in range(config.steps)])
+    return np.stack([batches.sample_batch(rng, n, config.batch_size) for _ in range(config.steps)])
 
 
 @pytest.mark.parametrize("batch_size,l2", [(1, 0.0), (5, 0.5), (40, 0.0)])
@@ -127,7 +129,7 @@ def test_workflow_runs_with_the_jax_backend(tmp_path):
     write_config(tmp_path, {"mlp": {**TINY_MLP, "backend": "jax"}})
     snakemake(tmp_path, "--cores", "1", run)
     curve = read_table(tmp_path / run)
-    assert list(curve.columns) == [*sgd.CURVE_COLUMNS, "dataset", *sgd.CONFIG_COLUMNS]
+    assert list(curve.columns) == [*run_tables.CURVE_COLUMNS, "dataset", *run_tables.CONFIG_COLUMNS]
     assert curve.dtypes.to_dict() == {**curve.dtypes.to_dict(), "step": np.int64, "test_accuracy": np.float64}
     np.testing.assert_array_equal(curve["step"], sgd.evaluation_steps(30, 5))
     provenance = read_provenance(tmp_path / run)["provenance"]

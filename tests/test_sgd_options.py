@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import math
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,13 +18,16 @@ from scipy import stats
 
 from bayes_sgd import mlp
 from bayes_sgd.training import sgd
+from bayes_sgd.training import run_tables
+from bayes_sgd.training import batches
+from bayes_sgd.data import inputs
 from bayes_sgd.data import datasets
 from bayes_sgd.training.checkpoint import Checkpoint
 from test_checkpoint import KillAfterSave, Killed
 
 ARCH = mlp.Architecture(n_inputs=20, n_hidden=8, n_classes=10)
 # every curve column but the wall-clock time must be bit-identical across a resume
-EXACT = [c for c in sgd.CURVE_COLUMNS + sgd.CONFIG_COLUMNS if c != "seconds"]
+EXACT = [c for c in run_tables.CURVE_COLUMNS + run_tables.CONFIG_COLUMNS if c != "seconds"]
 
 
 def _data(n, seed=0, arch=ARCH, dtype=np.float32):
@@ -174,7 +179,7 @@ def _stream(sampler, steps):
 @pytest.mark.parametrize("n,b", [(12, 3), (12, 12), (10, 3), (40, 7), (5, 1)])
 def test_every_epoch_of_draws_visits_every_example_once(n, b):
     epochs = 4
-    sampler = sgd.EpochSampler(sgd.run_seeds(3)[1], n, b)
+    sampler = batches.EpochSampler(sgd.run_seeds(3)[1], n, b)
     steps = math.ceil(epochs * n / b)
     stream = _stream(sampler, steps)
     assert len(stream) == steps * b
@@ -194,30 +199,30 @@ def test_every_epoch_of_draws_visits_every_example_once(n, b):
 def test_epoch_draws_are_a_function_of_seed_and_step():
     n, b, steps = 40, 7, 30
     seq = sgd.run_seeds(5)[1]
-    straight = [sgd.EpochSampler(seq, n, b).batch(s).copy() for s in range(1, steps + 1)]
+    straight = [batches.EpochSampler(seq, n, b).batch(s).copy() for s in range(1, steps + 1)]
     # a fresh sampler started in the middle, and one asked in reverse order, give the same batches
-    middle = sgd.EpochSampler(sgd.run_seeds(5)[1], n, b)
+    middle = batches.EpochSampler(sgd.run_seeds(5)[1], n, b)
     for s in range(17, steps + 1):
         np.testing.assert_array_equal(middle.batch(s), straight[s - 1])
-    backwards = sgd.EpochSampler(seq, n, b)
+    backwards = batches.EpochSampler(seq, n, b)
     for s in range(steps, 0, -1):
         np.testing.assert_array_equal(backwards.batch(s), straight[s - 1])
-    other = sgd.EpochSampler(sgd.run_seeds(6)[1], n, b)
+    other = batches.EpochSampler(sgd.run_seeds(6)[1], n, b)
     assert not np.array_equal(other.batch(1), straight[0])
     # the permutation of epoch e is the e-th child of the batch seed sequence
     np.testing.assert_array_equal(
-        sgd.EpochSampler(seq, n, b).permutation(2), np.random.default_rng(seq.spawn(3)[2]).permutation(n)
+        batches.EpochSampler(seq, n, b).permutation(2), np.random.default_rng(seq.spawn(3)[2]).permutation(n)
     )
     with pytest.raises(ValueError):
-        sgd.EpochSampler(seq, n, b).batch(0)
+        batches.EpochSampler(seq, n, b).batch(0)
     with pytest.raises(ValueError):
-        sgd.EpochSampler(seq, n, n + 1)
+        batches.EpochSampler(seq, n, n + 1)
 
 
 def test_epoch_orders_are_uniform_over_first_batches():
     """Across epochs, each 2-subset of 4 examples is equally likely as an epoch's first batch."""
     n, b, epochs = 4, 2, 3000
-    sampler = sgd.EpochSampler(sgd.run_seeds(0)[1], n, b)
+    sampler = batches.EpochSampler(sgd.run_seeds(0)[1], n, b)
     counts = {s: 0 for s in itertools.combinations(range(n), b)}
     for e in range(epochs):
         counts[tuple(sorted(sampler.batch(e * n // b + 1).tolist()))] += 1
@@ -232,7 +237,7 @@ def test_trainer_takes_the_sampler_batches():
     w = sgd.initial_parameters(ARCH, c, dtype=np.float64)
     v = np.zeros_like(w)
     ws = mlp.GradientWorkspace(ARCH, b, dtype=np.float64)
-    sampler = sgd.EpochSampler(sgd.run_seeds(c.seed)[1], n, b)
+    sampler = batches.EpochSampler(sgd.run_seeds(c.seed)[1], n, b)
     for s in range(1, steps + 1):
         ws.load(X.astype(np.float64), y, sampler.batch(s))
         sgd.sgd_step(ws, w, v, c.learning_rate, c.momentum, c.l2 / n)
@@ -279,7 +284,7 @@ def test_killed_and_resumed_run_with_options_is_bit_identical(tmp_path, options,
 
 def test_options_enter_the_provenance_and_the_fingerprint():
     X, y = _data(20, seed=12)
-    record = sgd.config_record(_config())
+    record = asdict(_config())
     assert {k: record[k] for k in ("loss_normalisation", "momentum_form", "init_scale", "batch_sampling")} == {
         "loss_normalisation": "batch", "momentum_form": "heavy_ball", "init_scale": 1.0, "batch_sampling": "uniform"
     }
@@ -294,7 +299,7 @@ def test_options_enter_the_provenance_and_the_fingerprint():
     ]
     assert len({sgd.run_fingerprint(ARCH, c, X, y, X, y) for c in variants}) == len(variants)
     curve = sgd.train(ARCH, X, y, X, y, _config(momentum_form="nesterov", batch_sampling="epoch_shuffle")).curve
-    assert list(curve.columns) == list(sgd.CURVE_COLUMNS + sgd.CONFIG_COLUMNS)  # no new columns
+    assert list(curve.columns) == list(run_tables.CURVE_COLUMNS + run_tables.CONFIG_COLUMNS)  # no new columns
 
 
 # --- initialisation ----------------------------------------------------------------------------
@@ -367,8 +372,8 @@ def _table(n_train=10, n_test=4):
 def test_symmetric_inputs_map_zero_to_minus_one_and_the_scale_to_one():
     table, splits = _table()
     subset = np.array([0, 3, 5])
-    unit = sgd.training_data(table, subset, 255.0)
-    sym = sgd.training_data(table, subset, 255.0, input_range="symmetric")
+    unit = inputs.training_data(table, subset, 255.0)
+    sym = inputs.training_data(table, subset, 255.0, input_range="symmetric")
     assert sym[0].dtype == np.float32 and sym[0].flags.c_contiguous
     assert sym[0][0, 0] == -1.0 and sym[0][0, 1] == 1.0
     assert sym[0].min() >= -1.0 and sym[0].max() <= 1.0
@@ -378,14 +383,14 @@ def test_symmetric_inputs_map_zero_to_minus_one_and_the_scale_to_one():
     np.testing.assert_array_equal(sym[3], unit[3])
     # the default is the stated [0, 1] range, unchanged
     np.testing.assert_array_equal(unit[0], mlp.scale_pixels(splits["train"].images[subset]))
-    sym64 = sgd.training_data(table, subset, 255.0, dtype=np.float64, input_range="symmetric")
+    sym64 = inputs.training_data(table, subset, 255.0, dtype=np.float64, input_range="symmetric")
     assert sym64[0].dtype == np.float64 and sym64[0][0, 0] == -1.0 and sym64[0][0, 1] == 1.0
 
 
 def test_test_and_unused_train_appends_exactly_the_unused_pool_images():
     table, splits = _table()
     subset = np.array([7, 2, 5])
-    X_tr, y_tr, X_te, y_te = sgd.training_data(table, subset, 255.0, test_set="test_and_unused_train")
+    X_tr, y_tr, X_te, y_te = inputs.training_data(table, subset, 255.0, test_set="test_and_unused_train")
     unused = [0, 1, 3, 4, 6, 8, 9]  # pool order
     assert len(X_te) == len(y_te) == 4 + 7
     np.testing.assert_array_equal(X_te[:4], mlp.scale_pixels(splits["test"].images))
@@ -397,8 +402,8 @@ def test_test_and_unused_train_appends_exactly_the_unused_pool_images():
     train_rows = {row.tobytes() for row in X_tr}
     assert not any(row.tobytes() in train_rows for row in X_te[4:])
     # the default test set is the test split alone; a subset of the whole pool adds nothing
-    assert len(sgd.training_data(table, subset, 255.0)[2]) == 4
-    assert len(sgd.training_data(table, np.arange(10), 255.0, test_set="test_and_unused_train")[2]) == 4
+    assert len(inputs.training_data(table, subset, 255.0)[2]) == 4
+    assert len(inputs.training_data(table, np.arange(10), 255.0, test_set="test_and_unused_train")[2]) == 4
 
 
 # --- validation and the JAX backend ------------------------------------------------------------
@@ -425,9 +430,9 @@ def test_an_invalid_option_is_refused_naming_the_field(field, value):
 def test_invalid_data_and_model_options_are_refused_naming_them():
     table, _ = _table()
     with pytest.raises(ValueError, match=r"input_range.*'unit', 'symmetric'"):
-        sgd.training_data(table, np.arange(3), input_range="signed")
+        inputs.training_data(table, np.arange(3), input_range="signed")
     with pytest.raises(ValueError, match=r"test_set.*'test', 'test_and_unused_train'"):
-        sgd.training_data(table, np.arange(3), test_set="train")
+        inputs.training_data(table, np.arange(3), test_set="train")
     with pytest.raises(ValueError, match="loss_normalisation"):
         mlp.GradientWorkspace(ARCH, 4, normalisation="sum")
     with pytest.raises(ValueError, match="init_scale"):

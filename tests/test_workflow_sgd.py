@@ -5,7 +5,9 @@ import pytest
 
 from bayes_sgd import claims
 from bayes_sgd.mlp import Architecture, evaluate
-from bayes_sgd.training.sgd import CONFIG_COLUMNS, CURVE_COLUMNS, evaluation_steps, training_data
+from bayes_sgd.training.run_tables import CONFIG_COLUMNS, CURVE_COLUMNS
+from bayes_sgd.training.sgd import evaluation_steps
+from bayes_sgd.data.inputs import training_data
 from bayes_sgd.tables import read_provenance, read_table
 from workflow_helpers import TINY_MLP, TINY_RUN, planned_jobs, snakemake, write_config
 

@@ -11,7 +11,7 @@ For one example ``(x_i, y_i)`` the gradient of its cross-entropy with respect to
 ``h_i`` the hidden activations and ``p_i`` the softmax output. The gradient of the mean
 cross-entropy of a batch ``S`` at the same weights is the batch mean ``(1/|S|) sum_{i in S} g_i``,
 so batch samples are means of ``g_i`` over batches drawn as in training
-(:func:`bayes_sgd.training.sgd.sample_batch`: ``B`` distinct examples, uniformly).
+(:func:`bayes_sgd.training.batches.sample_batch`: ``B`` distinct examples, uniformly).
 
 Normality is summarised by the Shapiro-Wilk ``W`` (1 for a perfectly normal sample), the
 Kolmogorov-Smirnov distance to the normal with the sample's mean and standard deviation, and
@@ -25,7 +25,8 @@ import pandas as pd
 from scipy import stats
 
 from bayes_sgd.mlp import Architecture, forward, log_softmax
-from bayes_sgd.training.sgd import TrainingConfig, initial_parameters, sample_batch
+from bayes_sgd.training.sgd import TrainingConfig, initial_parameters
+from bayes_sgd.training.batches import sample_batch
 
 
 def initial_state(

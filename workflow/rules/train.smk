@@ -10,7 +10,7 @@
 # through params:, so editing one reruns every run it changes.
 # mlp.checkpoint_seconds changes no result and is a resource instead (see the rule).
 
-from bayes_sgd.training.sgd import training_threads
+from bayes_sgd.training.threads import training_threads
 
 NUMBER = sweeps.NUMBER_PATTERN  # a number as run paths write it: 1, 0.1, 1e-06, 1e+06
 PROTOCOL_PATTERN = r"[A-Za-z0-9_.+-]+"  # a protocol folder (bayes_sgd.variants.protocol_id)
@@ -28,7 +28,7 @@ rule train_mlp:
         code=code("train_mlp"),
     output:
         curve=f"results/runs/{RUN_WILDCARDS}.parquet",
-        # the final parameters and momentum buffer (bayes_sgd.training.sgd.weights_table)
+        # the final parameters and momentum buffer (bayes_sgd.training.run_tables.weights_table)
         weights=f"results/weights/{RUN_WILDCARDS}.parquet",
     params:
         # the protocol options, from the run's protocol folder (common.smk)
@@ -60,7 +60,7 @@ rule train_mlp:
         steps=r"\d+",
         seed=r"\d+",
     # BLAS threads follow the batch size: 1 up to B = 1,999, then one per 1,000 examples of a
-    # batch, at most mlp.max_threads (bayes_sgd.training.sgd.training_threads); --cores caps it too
+    # batch, at most mlp.max_threads (bayes_sgd.training.threads.training_threads); --cores caps it too
     threads: lambda wildcards: training_threads(int(wildcards.batch_size), MLP["max_threads"])
     resources:
         # scaled from N, B and steps by a cost model, doubled on a retry (common.smk)

@@ -9,7 +9,7 @@ from bayes_sgd.scaling.fits import scaling_points, sweep_fits
 from bayes_sgd.scaling.noise_scale import noise_scale
 from bayes_sgd.scaling.optimum import optimum_batch_sizes
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.training.sgd import final_evaluations
+from bayes_sgd.training.run_tables import final_evaluations
 from bayes_sgd.tables import read_table, write_table
 
 log = script_logger(snakemake)

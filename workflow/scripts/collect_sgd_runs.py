@@ -6,7 +6,7 @@ import pandas as pd
 
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.scaling.curves import batch_size_curves
-from bayes_sgd.training.sgd import final_evaluations
+from bayes_sgd.training.run_tables import final_evaluations
 from bayes_sgd.tables import read_table, write_table
 
 log = script_logger(snakemake)

@@ -4,7 +4,7 @@ examples and over batch means (rule compute_gradient_noise)."""
 from bayes_sgd.minibatch_gradients import gradient_noise_samples, initial_state
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.mlp import Architecture
-from bayes_sgd.training.sgd import training_data
+from bayes_sgd.data.inputs import training_data
 from bayes_sgd.tables import read_table, write_table
 
 log = script_logger(snakemake)

@@ -14,7 +14,8 @@ from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.logistic import lambda_grid  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
 from bayes_sgd.mlp_evidence import EvidenceSettings, diverged_rows, run_evidence  # noqa: E402
-from bayes_sgd.training.sgd import CONFIG_COLUMNS, final_evaluations, training_data  # noqa: E402
+from bayes_sgd.training.run_tables import CONFIG_COLUMNS, final_evaluations  # noqa: E402
+from bayes_sgd.data.inputs import training_data  # noqa: E402
 from bayes_sgd.tables import read_provenance, read_table, write_table  # noqa: E402
 
 log = script_logger(snakemake)

@@ -17,18 +17,14 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import logging  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
+from dataclasses import asdict  # noqa: E402
 
 from bayes_sgd.training.checkpoint import Checkpoint, Stopped  # noqa: E402
 from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
-from bayes_sgd.training.sgd import (  # noqa: E402
-    TrainingConfig,
-    config_record,
-    run_fingerprint,
-    train,
-    training_data,
-    weights_table,
-)
+from bayes_sgd.training.sgd import TrainingConfig, run_fingerprint, train  # noqa: E402
+from bayes_sgd.data.inputs import training_data  # noqa: E402
+from bayes_sgd.training.run_tables import weights_table  # noqa: E402
 from bayes_sgd.tables import read_table, write_table  # noqa: E402
 
 log = script_logger(snakemake)
@@ -138,7 +134,7 @@ provenance = {
     "n_train": n_train,
     "protocol": wc.protocol,
     "protocol_options": dict(p.protocol),
-    "training": config_record(config),
+    "training": asdict(config),
     "hidden_units": int(p.hidden_units),
     "pixel_scale": float(p.pixel_scale),
     "subset_seed": int(p.subset_seed),

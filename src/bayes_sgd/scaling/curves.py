@@ -3,7 +3,7 @@
 
 Conventions. A *curve* is one setting of the curve keys (by default dataset, ``n_train``,
 ``learning_rate``, ``momentum``, ``l2``, ``steps``) swept over ``batch_size`` and ``seed``.
-The final rows of runs (one per run) come from :func:`bayes_sgd.training.sgd.final_evaluations`.
+The final rows of runs (one per run) come from :func:`bayes_sgd.training.run_tables.final_evaluations`.
 Accuracies are fractions in [0, 1]. Logarithms are natural. **Diverged runs** (``status ==
 "diverged"``) are scored at ``diverged_accuracy`` (``scaling.diverged_accuracy``, 0.1 by
 default: chance for ten balanced classes), not at the accuracy of their last evaluation, nor

@@ -24,12 +24,12 @@ protocol above, and with all defaults the arithmetic is exactly the stated one):
   ``v <- m v + g; w <- w - eps (g + m v)`` with the new ``v`` (:func:`sgd_step`).
 - ``weight_init`` and ``init_scale``: the initialisation scheme and a factor on the drawn
   weight matrices (:func:`bayes_sgd.mlp.initialise`).
-- ``batch_sampling``: ``uniform`` (stated, below) or ``epoch_shuffle`` (:class:`EpochSampler`).
+- ``batch_sampling``: ``uniform`` (stated, below) or ``epoch_shuffle`` (:class:`bayes_sgd.training.batches.EpochSampler`).
 
 Batches: every step draws ``B`` distinct training examples uniformly at random, independently
-of the other steps (:func:`sample_batch`); ``B = N`` is the full training set every step. Under
+of the other steps (:func:`bayes_sgd.training.batches.sample_batch`); ``B = N`` is the full training set every step. Under
 ``batch_sampling = epoch_shuffle`` the steps instead walk through a stream of independent
-random permutations of the training set, one per epoch (:class:`EpochSampler`), so every ``N``
+random permutations of the training set, one per epoch (:class:`bayes_sgd.training.batches.EpochSampler`), so every ``N``
 consecutive draws visit every example once; ``B = N`` is again the full set every step.
 
 Randomness: the run seed feeds a :class:`numpy.random.SeedSequence` whose two children draw the
@@ -60,29 +60,16 @@ import numpy as np
 import pandas as pd
 
 from bayes_sgd.training.checkpoint import Checkpoint, TrainingState, fingerprint, source_digest
-from bayes_sgd.data.datasets import split_arrays
 from bayes_sgd import mlp
-from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise, scale_pixels
+from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise
+from bayes_sgd.training.batches import EpochSampler, sample_batch
+from bayes_sgd.training.run_tables import curve_table
 
-CURVE_COLUMNS = (
-    "step",
-    "epoch",
-    "train_accuracy",
-    "test_accuracy",
-    "train_cross_entropy",
-    "test_cross_entropy",
-    "status",
-    "diverged_step",
-    "seconds",
-)
-CONFIG_COLUMNS = ("n_train", "learning_rate", "momentum", "batch_size", "l2", "steps", "seed")
 
 #: The values of the protocol options; the first of each is the stated protocol (the default).
 LOSS_NORMALISATIONS = mlp.LOSS_NORMALISATIONS
 MOMENTUM_FORMS = ("heavy_ball", "dampened", "nesterov")
 BATCH_SAMPLINGS = ("uniform", "epoch_shuffle")
-INPUT_RANGES = ("unit", "symmetric")
-TEST_SETS = ("test", "test_and_unused_train")
 #: Steps between flushes of the momentum buffer's subnormal entries (:class:`SubnormalFlush`).
 FLUSH_EVERY = 16
 
@@ -172,122 +159,6 @@ def evaluation_steps(steps: int, n_points: int) -> np.ndarray:
         raise ValueError("n_points must be at least 1")
     logspaced = np.rint(np.logspace(0.0, math.log10(steps), n_points)).astype(np.int64)
     return np.unique(np.concatenate([[0], logspaced, [steps]]))
-
-
-def sample_batch(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:
-    """``batch_size`` distinct indices drawn uniformly from ``range(n)``.
-
-    Every subset of size ``batch_size`` is equally likely. The order within the batch is not
-    random (it does not matter for a mean gradient); ``batch_size == n`` returns ``arange(n)``
-    without drawing. NumPy's ``Generator.choice`` without replacement is exact (a partial
-    Fisher-Yates shuffle, or Floyd-style set sampling when ``n`` is large) and takes a few
-    microseconds, well below the cost of a step.
-    """
-    if not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must lie in [1, n={n}], got {batch_size}")
-    if batch_size == n:
-        return np.arange(n)
-    return rng.choice(n, size=batch_size, replace=False, shuffle=False)
-
-
-class EpochSampler:
-    """Epoch-wise reshuffling without replacement (``batch_sampling = epoch_shuffle``).
-
-    The examples form a stream ``pi_0, pi_1, ...`` of independent uniformly random permutations
-    of ``range(n)``, one per epoch; step ``s`` (1-based) takes elements ``(s-1) B .. s B - 1``
-    of the stream. So every ``n`` consecutive draws from the start visit every example exactly
-    once. A batch that straddles an epoch boundary (``B`` not dividing ``n``) takes the end of
-    ``pi_e`` and the start of ``pi_{e+1}``, and may then hold one example twice (its mean
-    gradient counts it twice).
-
-    Stateless in the step: the permutation of epoch ``e`` (0-based) is
-    ``default_rng(SeedSequence(entropy=seq.entropy, spawn_key=seq.spawn_key + (e,))).permutation(n)``
-    with ``seq`` the run's batch seed sequence (:func:`run_seeds`), i.e. the ``e``-th child
-    that ``seq.spawn`` would return, built directly without spawning. A step's batch is thus a
-    function of the seed and the step alone, and a run resumed from a checkpoint takes the same
-    batches without any saved sampler state. The permutations of the current and the next epoch
-    are cached (at most two are kept).
-
-    ``batch(step)`` returns a view into the cached permutation (do not write into it), or a
-    fresh array for a batch that straddles two epochs. The trainer does not use the sampler
-    when ``B = n``: it takes the full set in index order every step, as under ``uniform``.
-    """
-
-    def __init__(self, seq: np.random.SeedSequence, n: int, batch_size: int):
-        if not 1 <= batch_size <= n:
-            raise ValueError(f"batch_size must lie in [1, n={n}], got {batch_size}")
-        self.seq, self.n, self.batch_size = seq, int(n), int(batch_size)
-        self._cache: dict[int, np.ndarray] = {}
-
-    def permutation(self, epoch: int) -> np.ndarray:
-        """The permutation ``pi_epoch`` of ``range(n)`` (cached; do not write into it)."""
-        perm = self._cache.get(epoch)
-        if perm is None:
-            child = np.random.SeedSequence(
-                entropy=self.seq.entropy,
-                spawn_key=(*self.seq.spawn_key, int(epoch)),
-                pool_size=self.seq.pool_size,
-            )
-            perm = np.random.default_rng(child).permutation(self.n)
-            self._cache = {e: p for e, p in self._cache.items() if e in (epoch - 1, epoch + 1)}
-            self._cache[epoch] = perm
-        return perm
-
-    def batch(self, step: int) -> np.ndarray:
-        """The indices of step ``step`` (1-based): stream elements ``(step-1) B .. step B - 1``."""
-        if step < 1:
-            raise ValueError(f"steps count from 1, got {step}")
-        n, b = self.n, self.batch_size
-        start = (step - 1) * b
-        epoch, offset = divmod(start, n)
-        if offset + b <= n:
-            return self.permutation(epoch)[offset : offset + b]
-        head = self.permutation(epoch)[offset:]
-        return np.concatenate([head, self.permutation(epoch + 1)[: b - len(head)]])
-
-
-def training_data(
-    dataset: pd.DataFrame,
-    subset: np.ndarray,
-    pixel_scale: float = 255.0,
-    dtype=np.float32,
-    input_range: str = "unit",
-    test_set: str = "test",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(X_train, y_train, X_test, y_test)`` for one run.
-
-    ``dataset`` is a dataset table (:mod:`bayes_sgd.data.datasets`); ``subset`` indexes its train
-    split (the seeded N-image training subset, the pool).
-
-    ``input_range`` (:data:`INPUT_RANGES`): ``unit`` (stated, PAPER.md section 2): pixels
-    divided by ``pixel_scale``, in [0, 1]; ``symmetric`` **[our choice, an option]**:
-    ``2 (pixels / pixel_scale) - 1`` computed in ``dtype`` from the unit inputs, in [-1, 1]
-    (0 maps to -1 and ``pixel_scale`` to 1 exactly).
-
-    ``test_set`` (:data:`TEST_SETS`): ``test`` (default) is the whole test split;
-    ``test_and_unused_train`` is the test split followed by every pool image not in
-    ``subset``, in pool order: a larger test set where the pool is larger than ``N``.
-    """
-    if input_range not in INPUT_RANGES:
-        raise ValueError(f"input_range must be one of {INPUT_RANGES}, got {input_range!r}")
-    if test_set not in TEST_SETS:
-        raise ValueError(f"test_set must be one of {TEST_SETS}, got {test_set!r}")
-    pool_X, pool_y = split_arrays(dataset, "train")
-    test_X, test_y = split_arrays(dataset, "test")
-    subset = np.asarray(subset, dtype=np.int64)
-    if test_set == "test_and_unused_train":
-        unused = np.setdiff1d(np.arange(len(pool_y)), subset)  # sorted: pool order
-        test_X = np.concatenate([test_X, pool_X[unused]])
-        test_y = np.concatenate([test_y, pool_y[unused]])
-
-    def inputs(pixels: np.ndarray) -> np.ndarray:
-        X = scale_pixels(pixels, pixel_scale, dtype)
-        if input_range == "symmetric":
-            X *= 2
-            X -= 1
-        return X
-
-    return inputs(pool_X[subset]), pool_y[subset], inputs(test_X), test_y
 
 
 def run_seeds(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
@@ -564,75 +435,6 @@ def run_fingerprint(
     return fingerprint(config, arrays, extra)
 
 
-#: Batch examples per BLAS thread of a training job (:func:`training_threads`).
-EXAMPLES_PER_THREAD = 1000
-
-
-def training_threads(batch_size: int, max_threads: int, examples_per_thread: int = EXAMPLES_PER_THREAD) -> int:
-    """Threads for a training job: ``clip(floor(B / examples_per_thread), 1, max_threads)``.
-
-    A step costs about ``0.35 ms + 0.028 ms x B`` on one core (the cost model of
-    :mod:`bayes_sgd.sweeps`); its ``gemm`` calls dominate from ``B`` of a few hundred on and
-    split over threads, while the per-step overhead and the weight update (memory bound) do not.
-    So small batches get one thread (several single-threaded jobs use the cores better), and the
-    large full-batch runs (``B = N`` up to 50,000), the longest jobs of the paper config, get up
-    to ``max_threads``.
-    """
-    if batch_size < 1 or max_threads < 1 or examples_per_thread < 1:
-        raise ValueError("batch_size, max_threads and examples_per_thread must be at least 1")
-    return max(1, min(max_threads, batch_size // examples_per_thread))
-
-
-WEIGHT_COLUMNS = ("parameter", "velocity")
-
-
-def weights_table(parameters: np.ndarray, velocity: np.ndarray) -> pd.DataFrame:
-    """The final state as a table: float32 columns ``parameter`` (w) and ``velocity`` (v).
-
-    One row per element of the flat parameter vector, in the layout of
-    :class:`bayes_sgd.mlp.Architecture`; non-finite values (a diverged run) are kept as they are.
-    """
-    parameters = np.asarray(parameters)
-    velocity = np.asarray(velocity)
-    if parameters.ndim != 1 or parameters.shape != velocity.shape:
-        raise ValueError(f"parameters {parameters.shape} and velocity {velocity.shape} must be flat and alike")
-    return pd.DataFrame(
-        {"parameter": parameters.astype(np.float32), "velocity": velocity.astype(np.float32)}
-    )
-
-
-def curve_table(rows: list[dict], diverged_step: int, n_train: int, config: TrainingConfig) -> pd.DataFrame:
-    """The curve of one run from its evaluation rows: :data:`CURVE_COLUMNS` + :data:`CONFIG_COLUMNS`."""
-    curve = pd.DataFrame(rows)
-    curve["status"] = "ok" if diverged_step < 0 else "diverged"
-    curve["diverged_step"] = diverged_step
-    curve["n_train"] = n_train
-    for key in ("learning_rate", "momentum", "batch_size", "l2", "steps", "seed"):
-        curve[key] = getattr(config, key)
-    curve = curve.astype(
-        {"step": "int64", "diverged_step": "int64", "n_train": "int64", "batch_size": "int64",
-         "steps": "int64", "seed": "int64", "learning_rate": "float64", "momentum": "float64",
-         "l2": "float64"}
-    )
-    return curve[list(CURVE_COLUMNS + CONFIG_COLUMNS)]
-
-
-def config_record(config: TrainingConfig) -> dict:
-    """The configuration as a plain dict (for provenance records)."""
-    return asdict(config)
-
-
 # --- tables of several runs --------------------------------------------------------------------
 
-RUN_KEYS = ("dataset", *CONFIG_COLUMNS)
 
-
-def final_evaluations(runs: pd.DataFrame) -> pd.DataFrame:
-    """The last row of every run in ``runs`` (rows of several curves, see :func:`train`).
-
-    That is the row at ``step == steps``, or at ``diverged_step`` for a diverged run (whose
-    metrics are then ``nan``). A run is identified by :data:`RUN_KEYS`.
-    """
-    keys = [k for k in RUN_KEYS if k in runs.columns]
-    last = runs.sort_values([*keys, "step"]).groupby(keys, sort=True).tail(1)
-    return last.reset_index(drop=True)

@@ -58,15 +58,8 @@ from jax import lax
 
 from bayes_sgd.training.checkpoint import Checkpoint, TrainingState
 from bayes_sgd.mlp import Architecture
-from bayes_sgd.training.sgd import (
-    Progress,
-    TrainingConfig,
-    TrainingResult,
-    curve_table,
-    evaluation_steps,
-    initial_parameters,
-    run_seeds,
-)
+from bayes_sgd.training.sgd import Progress, TrainingConfig, TrainingResult, evaluation_steps, initial_parameters, run_seeds
+from bayes_sgd.training.run_tables import curve_table
 
 PRECISIONS = {"highest": lax.Precision.HIGHEST, "high": lax.Precision.HIGH, "default": lax.Precision.DEFAULT}
 
