@@ -395,8 +395,22 @@ def test_minibatch_gradients_gaussian():
 
 def test_evaluate_claims_without_inputs_measures_nothing():
     rows = claims.evaluate_claims()
-    assert [r.claim_id for r in rows] == list(claims.CLAIMS)
+    assert [r.claim_id for r in rows] == claims.claims_judged_with(claims.PAPER_THRESHOLDS)
     assert all(r.verdict == NOT_MEASURED for r in rows)
+    evidence = claims.evaluate_claims(thresholds={"evidence.claims": claims.EvidenceThresholds.defaults()})
+    assert [r.claim_id for r in evidence] == ["mlp_evidence_ranks_runs", "mlp_evidence_peaks_at_accuracy_optimum"]
+    assert all(r.verdict == NOT_MEASURED and r.tables == "evidence" for r in evidence)
+
+
+def test_every_claim_goes_through_one_registry():
+    """The paper's claims and the evidence claims: one registry, in the report's order, each judged
+    with the thresholds of its own configuration section."""
+    assert list(claims.CLAIMS) == claims.claims_judged_with("scaling.claims") + claims.claims_judged_with("evidence.claims")
+    why = "not built: stage 'evidence' is not in this configuration's targets (data)"
+    rows = claims.evaluate_claims(not_built={"evidence": why}, thresholds={"evidence.claims": None})
+    assert [(r.criterion, r.measured, r.verdict) for r in rows] == [("-", why, NOT_MEASURED)] * 2
+    with pytest.raises(ValueError, match="needs the evidence.claims thresholds"):
+        claims.evaluate_claims({"evidence": None}, thresholds={"evidence.claims": None})
 
 
 def all_tables(rng):
@@ -469,7 +483,7 @@ def test_claims_of_tables_not_built_say_why():
     why = "not built: stage 'scaling' is not in this configuration's targets (data, sgd)"
     not_built = {"learning_rate_optima": why, "learning_rate_fits": why, "n_train_fits": why, "momentum_fits": why}
     results = {r.claim_id: r for r in claims.evaluate_claims({}, not_built=not_built)}
-    reading = {cid for cid, c in claims.CLAIMS.items() if set(c.inputs) & set(not_built)}
+    reading = {cid for cid, c in claims.CLAIMS.items() if set(c.inputs) & set(not_built)}  # all paper claims
     assert len(reading) == 4
     for cid, r in results.items():
         assert r.verdict == claims.NOT_MEASURED

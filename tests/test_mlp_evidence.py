@@ -14,6 +14,8 @@ from scipy import special
 from bayes_sgd import logistic
 from bayes_sgd import mlp_curvature as curv
 from bayes_sgd import mlp_evidence as me
+from bayes_sgd import claims
+from bayes_sgd.claims.evidence import EvidenceThresholds, evidence_peaks
 from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED
 from bayes_sgd.laplace import laplace_log_evidence
 from bayes_sgd.mlp import Architecture, initialise, log_softmax, loss_and_gradient
@@ -334,28 +336,33 @@ def fake_table(evidence_by_b, accuracy_by_b, seeds=(0, 1), failed=()):
     return pd.DataFrame(rows)
 
 
-CLAIMS = dict(method="kfac", prior_precision="maximum", min_spearman=0.5, min_runs=5, max_grid_steps=1,
-              min_fraction=0.75, min_batch_sizes=3)
+THRESHOLDS = EvidenceThresholds(method="kfac", prior_precision="maximum", min_spearman=0.5, min_runs=5, max_grid_steps=1,
+                                min_fraction=0.75, min_batch_sizes=3, failed_accuracy=0.15)
+
+
+def evidence_claims(table):
+    """The two evidence claims judged by the registry, as the workflow judges them."""
+    return claims.evaluate_claims({"evidence": table}, {"evidence.claims": THRESHOLDS})
 
 
 def test_claims_hold_and_fail():
     acc = {1: 0.5, 10: 0.7, 30: 0.8, 100: 0.85, 300: 0.8, 1000: 0.75}
     good = fake_table({b: a for b, a in acc.items()}, acc, failed=(1,))
-    ranks, peak = me.evidence_claims(good, CLAIMS, failed_accuracy=0.15)
+    ranks, peak = evidence_claims(good)
     assert ranks.verdict == HOLDS and peak.verdict == HOLDS
     assert "2 failed" in ranks.measured and "2 of the trained runs have their evidence-maximising lambda on a search bound" in ranks.measured
     bad = fake_table({b: -a for b, a in acc.items()}, acc)
-    ranks, peak = me.evidence_claims(bad, CLAIMS, failed_accuracy=0.15)
+    ranks, peak = evidence_claims(bad)
     assert ranks.verdict == DOES_NOT_HOLD and peak.verdict == DOES_NOT_HOLD
     few = fake_table({1: 0.1, 10: 0.2}, {1: 0.5, 10: 0.6}, seeds=(0,))
-    assert all(c.verdict == NOT_MEASURED for c in me.evidence_claims(few, CLAIMS, failed_accuracy=0.15))
+    assert all(c.verdict == NOT_MEASURED for c in evidence_claims(few))
 
 
 def test_evidence_peaks_count_grid_steps_including_failed_batch_sizes():
     acc = {1: 0.1, 10: 0.7, 30: 0.8, 100: 0.9, 300: 0.85, 1000: 0.8}
     ev = {1: 5.0, 10: 0.1, 30: 0.2, 100: 0.3, 300: 0.4, 1000: 0.5}  # B = 1 failed: its high evidence must not count
     table = fake_table(ev, acc)
-    peaks = me.evidence_peaks(table, method="kfac", prior="maximum", failed_accuracy=0.15)
+    peaks = evidence_peaks(table, THRESHOLDS)
     assert peaks[["b_evidence", "b_accuracy", "grid_steps", "n_failed"]].iloc[0].tolist() == [1000, 100, 2, 2]
 
 

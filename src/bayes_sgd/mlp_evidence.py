@@ -1,5 +1,5 @@
-"""The Laplace evidence of a trained MLP at its final weights (PAPER.md, "Beyond the paper: the
-evidence of a trained network"), and the two claims about it.
+"""The Laplace evidence of a trained MLP at its final weights (docs/paper.md, "Beyond the paper:
+the evidence of a trained network"); the claims about it are :mod:`bayes_sgd.claims.evidence`.
 
 **Evidence.** For the final weights ``w`` of a run (p parameters), the summed cross-entropy
 ``H(w)`` over the run's N training examples and a Gaussian prior of precision ``lambda`` on every
@@ -43,17 +43,15 @@ given per example (divided by N), in nats.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
-from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimResult
 from bayes_sgd.laplace import null_log_evidence
 from bayes_sgd.mlp import Architecture
-from bayes_sgd.sweeps import CURVE_SETTINGS
 from bayes_sgd import mlp_curvature as curv
 
 METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer")
@@ -281,7 +279,7 @@ def diverged_rows(settings: EvidenceSettings, n_examples: int, n_classes: int) -
 
 
 # ----------------------------------------------------------------------------------------------
-# Which runs count, and the two claims
+# Which runs count, and which estimate is read
 
 
 def trained_mask(table: pd.DataFrame, failed_accuracy: float) -> pd.Series:
@@ -306,125 +304,6 @@ def select_evidence(table: pd.DataFrame, method: str, prior: str | float) -> pd.
     return rows.reset_index(drop=True)
 
 
-#: The claims' statements (this project's extension, not the paper's).
-STATEMENT_RANKS = (
-    "The evidence of the minimum SGD ends in ranks trained runs like their test accuracy "
-    "(the paper's thesis, tested directly on every trained network)."
-)
-STATEMENT_PEAK = "The evidence peaks within one grid step of the accuracy-optimal batch size."
-#: Each claim's id -> (figure, statement).
-EVIDENCE_CLAIMS = {
-    "mlp_evidence_ranks_runs": ("evidence (b)", STATEMENT_RANKS),
-    "mlp_evidence_peaks_at_accuracy_optimum": ("evidence (a)", STATEMENT_PEAK),
-}
 EVIDENCE_COLUMN = "log_evidence_ratio_per_example"
 
-
-def _claim_fields(claim_id: str, criterion: str) -> dict:
-    figure, statement = EVIDENCE_CLAIMS[claim_id]
-    return dict(claim_id=claim_id, figure=figure, statement=statement, criterion=criterion)
-
-
-def evidence_claims_not_built(why: str) -> list[ClaimResult]:
-    """Both claims 'not measured', because the evidence stage was not built (``why``)."""
-    return [ClaimResult(**_claim_fields(cid, "-"), measured=why, verdict=NOT_MEASURED) for cid in EVIDENCE_CLAIMS]
-
-
-def _counts(table: pd.DataFrame, trained: pd.Series) -> str:
-    return f"{int(trained.sum())} trained runs; {int((~trained).sum())} failed to train (excluded)"
-
-
-def claim_evidence_ranks_runs(
-    table: pd.DataFrame, *, method: str, prior: str | float, failed_accuracy: float, min_spearman: float, min_runs: int
-) -> ClaimResult:
-    """Spearman rho of the per-example log evidence ratio with final test accuracy over every
-    trained run (one row per run) ``>= min_spearman``; fewer than ``min_runs`` trained runs:
-    not measured."""
-    criterion = (
-        f"Spearman rho(ln evidence ratio per example [{method}, lambda = {prior}], test accuracy) over "
-        f"trained runs >= {min_spearman:g} (at least {min_runs} runs; failed: diverged or test "
-        f"accuracy <= {failed_accuracy:g})"
-    )
-    rows = select_evidence(table, method, prior)
-    ok = trained_mask(rows, failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN])
-    result = _claim_fields("mlp_evidence_ranks_runs", criterion)
-    if int(ok.sum()) < min_runs:
-        return ClaimResult(**result, measured=f"{_counts(rows, ok)}: too few", verdict=NOT_MEASURED)
-    rho = float(stats.spearmanr(rows.loc[ok, EVIDENCE_COLUMN], rows.loc[ok, "test_accuracy"]).statistic)
-    verdict = HOLDS if np.isfinite(rho) and rho >= min_spearman else DOES_NOT_HOLD
-    measured = f"rho = {rho:.2f}; {_counts(rows, ok)}"
-    if "kfac_ggn_trace" in rows:
-        ratio = (rows.loc[ok, "kfac_ggn_trace"] / rows.loc[ok, "ggn_trace"]).median()
-        measured += f"; KFAC / exact Gauss-Newton trace: median {ratio:.3g}"
-    if prior == "maximum":
-        on_bound = int((ok & ~rows["prior_interior"].astype(bool)).sum())
-        measured += f"; {on_bound} of the trained runs have their evidence-maximising lambda on a search bound"
-    return ClaimResult(**result, measured=measured, verdict=verdict)
-
-
-CURVE_KEYS = CURVE_SETTINGS  # one dataset per evidence table
-
-
-def evidence_peaks(table: pd.DataFrame, *, method: str, prior: str | float, failed_accuracy: float,
-                   min_batch_sizes: int = 3) -> pd.DataFrame:
-    """Per curve (runs sharing :data:`CURVE_KEYS`), the batch size of the highest mean (over
-    trained seeds) evidence and of the highest mean test accuracy, and their distance in grid
-    steps (positions in the curve's sorted batch-size grid, failed batch sizes included).
-
-    Only batch sizes with at least one trained run compete; curves with fewer than
-    ``min_batch_sizes`` such batch sizes are left out.
-    """
-    rows = select_evidence(table, method, prior)
-    rows = rows.assign(trained=trained_mask(rows, failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN]))
-    out = []
-    for key, curve in rows.groupby(list(CURVE_KEYS), sort=True):
-        grid = np.sort(curve["batch_size"].unique())
-        good = curve[curve["trained"]].groupby("batch_size")[[EVIDENCE_COLUMN, "test_accuracy"]].mean()
-        if len(good) < min_batch_sizes:
-            continue
-        b_ev, b_acc = int(good[EVIDENCE_COLUMN].idxmax()), int(good["test_accuracy"].idxmax())
-        steps = abs(int(np.searchsorted(grid, b_ev)) - int(np.searchsorted(grid, b_acc)))
-        out.append(dict(zip(CURVE_KEYS, key), b_evidence=b_ev, b_accuracy=b_acc, grid_steps=steps,
-                        n_batch_sizes=len(good), n_failed=int((~curve["trained"]).sum())))
-    return pd.DataFrame(out, columns=[*CURVE_KEYS, "b_evidence", "b_accuracy", "grid_steps", "n_batch_sizes", "n_failed"])
-
-
-def claim_evidence_peaks_at_accuracy_optimum(
-    table: pd.DataFrame, *, method: str, prior: str | float, failed_accuracy: float,
-    max_grid_steps: int, min_fraction: float, min_batch_sizes: int,
-) -> ClaimResult:
-    """The evidence-maximising batch size lies within ``max_grid_steps`` grid steps of the
-    accuracy-maximising one on at least ``min_fraction`` of the curves (:func:`evidence_peaks`)."""
-    criterion = (
-        f"on >= {100 * min_fraction:.0f}% of the curves with >= {min_batch_sizes} trained batch sizes, "
-        f"argmax_B evidence [{method}, lambda = {prior}] within {max_grid_steps} grid step(s) of argmax_B test accuracy"
-    )
-    result = _claim_fields("mlp_evidence_peaks_at_accuracy_optimum", criterion)
-    peaks = evidence_peaks(table, method=method, prior=prior, failed_accuracy=failed_accuracy,
-                           min_batch_sizes=min_batch_sizes)
-    if peaks.empty:
-        return ClaimResult(**result, measured="no curve with enough trained batch sizes", verdict=NOT_MEASURED)
-    within = peaks["grid_steps"] <= max_grid_steps
-    fraction = float(within.mean())
-    parts = [f"{int(within.sum())}/{len(peaks)} curves within ({100 * fraction:.0f}%)"]
-    parts += [
-        f"N={r.n_train} eps={r.learning_rate:g} m={r.momentum:g}: B_ev={r.b_evidence}, B_acc={r.b_accuracy}"
-        for r in peaks.itertuples()
-    ]
-    parts.append(f"{int(peaks['n_failed'].sum())} failed runs excluded")
-    verdict = HOLDS if fraction >= min_fraction else DOES_NOT_HOLD
-    return ClaimResult(**result, measured="; ".join(parts), verdict=verdict)
-
-
-def evidence_claims(table: pd.DataFrame, claims: Mapping, failed_accuracy: float) -> list[ClaimResult]:
-    """Both claims from the aggregated table and the ``evidence.claims`` config section."""
-    method, prior = claims["method"], claims["prior_precision"]
-    return [
-        claim_evidence_ranks_runs(table, method=method, prior=prior, failed_accuracy=failed_accuracy,
-                                  min_spearman=claims["min_spearman"], min_runs=claims["min_runs"]),
-        claim_evidence_peaks_at_accuracy_optimum(
-            table, method=method, prior=prior, failed_accuracy=failed_accuracy,
-            max_grid_steps=claims["max_grid_steps"], min_fraction=claims["min_fraction"],
-            min_batch_sizes=claims["min_batch_sizes"]),
-    ]
 

@@ -10,7 +10,7 @@ import pandas as pd
 from bayes_sgd.claims import report
 from bayes_sgd import claims
 from bayes_sgd.logging_setup import script_logger
-from bayes_sgd.mlp_evidence import evidence_claims_not_built
+from bayes_sgd.claims.evidence import SECTION as EVIDENCE_THRESHOLDS
 from bayes_sgd.sweeps import describe_sweeps
 from bayes_sgd.tables import read_table, write_atomic, write_table
 
@@ -22,12 +22,13 @@ paths = {name: inp[name] for name in p.table_stages if name not in not_built}
 tables = {name: read_table(path) for name, path in paths.items()}
 results = claims.evaluate_claims(tables, thresholds, not_built=not_built)
 # The evidence of the trained networks [our extension]: verdicts judged by rule
-# assess_evidence_claims, reported here as they are (never re-evaluated).
+# assess_evidence_claims (the same registry), reported here as they are (never re-evaluated),
+# as read from that rule's table.
 if "evidence" in p.not_built:
-    results += evidence_claims_not_built(p.not_built["evidence"])
+    results += claims.evaluate_claims(not_built={"evidence": p.not_built["evidence"]}, thresholds={EVIDENCE_THRESHOLDS: None})
 else:
     results += [
-        claims.ClaimResult(**{**row, "tables": row.get("tables") or "evidence_claims"})
+        claims.ClaimResult(**{**row, "tables": "evidence_claims"})
         for row in read_table(inp.evidence_claims).to_dict("records")
     ]
     paths["evidence_claims"] = inp.evidence_claims

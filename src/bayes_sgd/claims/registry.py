@@ -42,6 +42,7 @@ from __future__ import annotations
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -61,7 +62,11 @@ TABLES: dict[str, str] = {
     "n_train_fits": "log-log fits of Figure 6b (rule analyse_scaling_sweep)",
     "momentum_fits": "log-log fits of Figure 7b (rule analyse_scaling_sweep)",
     "gradient_noise": "normality statistics of Figure 9's gradients (rule compute_gradient_noise)",
+    "evidence": "the evidence of every trained network [our extension] (rule collect_mlp_evidence)",
 }
+
+#: The configuration section that holds the thresholds of the paper's claims.
+PAPER_THRESHOLDS = "scaling.claims"
 
 
 HOLDS = "holds"
@@ -134,14 +139,20 @@ class Claim:
     statement: str
     inputs: tuple[str, ...]
     evaluate: Callable[..., ClaimResult]
+    #: The configuration section of its thresholds (the object its function receives).
+    thresholds: str = PAPER_THRESHOLDS
 
 
 #: Every claim, by id, in the paper's order (filled by :func:`claim`).
 CLAIMS: dict[str, Claim] = {}
 
 
-def claim(claim_id: str, figure: str, statement: str, *, inputs: Sequence[str]):
-    """Register the decorated function as the verdict of claim ``claim_id`` (module docstring)."""
+def claim(claim_id: str, figure: str, statement: str, *, inputs: Sequence[str], thresholds: str = PAPER_THRESHOLDS):
+    """Register the decorated function as the verdict of claim ``claim_id`` (module docstring).
+
+    ``thresholds``: the configuration section whose thresholds object the function receives
+    (``scaling.claims``, :class:`ClaimThresholds`, for the paper's claims).
+    """
     unknown = [name for name in inputs if name not in TABLES]
     if unknown:
         raise ValueError(f"claim {claim_id}: unknown input table(s) {unknown}; add them to TABLES")
@@ -149,7 +160,7 @@ def claim(claim_id: str, figure: str, statement: str, *, inputs: Sequence[str]):
     def register(function):
         if claim_id in CLAIMS:
             raise ValueError(f"claim {claim_id} registered twice")
-        CLAIMS[claim_id] = Claim(claim_id, figure, statement, tuple(inputs), function)
+        CLAIMS[claim_id] = Claim(claim_id, figure, statement, tuple(inputs), function, thresholds)
         return function
 
     return register
@@ -187,18 +198,27 @@ def clearly_better_criterion(t: ClaimThresholds) -> str:
 
 
 
+def claims_judged_with(section: str) -> list[str]:
+    """The ids of the claims whose thresholds are the configuration section ``section``."""
+    return [cid for cid, c in CLAIMS.items() if c.thresholds == section]
+
+
 def evaluate_claims(
     tables: Mapping[str, pd.DataFrame | None] | None = None,
-    thresholds: ClaimThresholds | None = None,
+    thresholds: ClaimThresholds | Mapping[str, Any] | None = None,
     *,
     not_built: Mapping[str, str] | None = None,
 ) -> list[ClaimResult]:
-    """Every registered claim, in registration (the paper's) order.
+    """The registered claims judged with ``thresholds``, in registration (the paper's) order.
 
+    ``thresholds``: configuration section -> its thresholds object; the claims of every section
+    given are judged (a bare :class:`ClaimThresholds` is ``{"scaling.claims": it}``; default: the
+    paper's claims with :meth:`ClaimThresholds.defaults`). A section may map to ``None`` when
+    every table its claims read is not built: they are then 'not measured' with criterion "-".
     ``tables``: name (a key of :data:`TABLES`) -> table; a missing or ``None`` table makes the
     claims that read it 'not measured'. ``not_built``: name -> why that table was not built (for
     example, its stage is not a target); a claim that reads one is 'not measured' with that reason
-    as its measurement. ``thresholds``: default :meth:`ClaimThresholds.defaults`.
+    as its measurement.
     """
     not_built = dict(not_built or {})
     unknown = sorted((set(tables or {}) | set(not_built)) - set(TABLES))
@@ -208,11 +228,20 @@ def evaluate_claims(
     if both:
         raise ValueError(f"evaluate_claims: table(s) {both} are both given and said not to be built")
     tables = tables or {}
-    t = thresholds or ClaimThresholds.defaults()
+    if thresholds is None or isinstance(thresholds, ClaimThresholds):
+        thresholds = {PAPER_THRESHOLDS: thresholds or ClaimThresholds.defaults()}
     results = []
     for c in CLAIMS.values():
-        r = c.evaluate(*(tables.get(name) for name in c.inputs), t)
+        if c.thresholds not in thresholds:
+            continue
+        t = thresholds[c.thresholds]
         why = list(dict.fromkeys(not_built[name] for name in c.inputs if name in not_built))
+        if t is None:
+            if len(why) < len(c.inputs) or not why:
+                raise ValueError(f"evaluate_claims: claim {c.claim_id} needs the {c.thresholds} thresholds")
+            results.append(result(c.claim_id, "-", "; ".join(why), NOT_MEASURED))
+            continue
+        r = c.evaluate(*(tables.get(name) for name in c.inputs), t)
         if why:
             r = replace(r, measured="; ".join(why), verdict=NOT_MEASURED)
         results.append(r)

@@ -26,7 +26,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from bayes_sgd.mlp_evidence import CURVE_KEYS, EVIDENCE_COLUMN, select_evidence, trained_mask  # noqa: E402
+from bayes_sgd.mlp_evidence import EVIDENCE_COLUMN, select_evidence, trained_mask  # noqa: E402
+from bayes_sgd.sweeps import CURVE_SETTINGS as CURVE_KEYS  # noqa: E402  (one dataset per figure)
 
 FAILED_STYLE = dict(marker="x", color="0.5", linestyle="none")
 

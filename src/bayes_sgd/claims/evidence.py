@@ -1,0 +1,158 @@
+"""The claims on the evidence of the trained networks [our extension; docs/paper.md, "Beyond the
+paper"]: does the Laplace evidence of the minimum SGD ends in rank runs like their test accuracy,
+and does it peak where accuracy does? Judged, like the paper's claims, by the registry
+(:mod:`bayes_sgd.claims.registry`), from the evidence table (rule collect_mlp_evidence), with the
+thresholds of the ``evidence.claims`` section (:class:`EvidenceThresholds`).
+
+Runs that failed to train (diverged, or test accuracy at most ``evidence.failed_accuracy``) are
+left out of both statistics: the claims ask whether the evidence tells runs apart where test
+accuracy does, not whether a dead network has a low evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayes_sgd.claims.formatting import number
+from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, ClaimResult, claim, missing, result
+from bayes_sgd.mlp_evidence import EVIDENCE_COLUMN, select_evidence, trained_mask
+from bayes_sgd.schema import schema_descriptions, section_defaults
+from bayes_sgd.sweeps import CURVE_SETTINGS
+
+#: The settings section whose thresholds these claims read.
+SECTION = "evidence.claims"
+
+
+@dataclass(frozen=True)
+class EvidenceThresholds:
+    """Every number the evidence claims depend on: ``evidence.claims`` and ``evidence.failed_accuracy``.
+
+    ``method`` and ``prior_precision`` choose the evidence estimate (``prior_precision`` is
+    ``"maximum"`` or a number, the grid precision closest to it); the schema holds every default
+    and meaning (:meth:`defaults`).
+    """
+
+    method: str
+    prior_precision: str | float
+    min_spearman: float
+    min_runs: int
+    max_grid_steps: int
+    min_fraction: float
+    min_batch_sizes: int
+    failed_accuracy: float
+
+    @classmethod
+    def from_config(cls, evidence: dict) -> "EvidenceThresholds":
+        """From the ``evidence:`` section of a (validated) configuration."""
+        return cls(**evidence["claims"], failed_accuracy=evidence["failed_accuracy"])
+
+    @classmethod
+    def defaults(cls, **overrides) -> "EvidenceThresholds":
+        """The schema's defaults, with ``overrides``."""
+        return cls(**{**cls.from_config(section_defaults("evidence")).__dict__, **overrides})
+
+    @staticmethod
+    def meanings() -> dict[str, str]:
+        """The meaning of each threshold: its description in the schema."""
+        return {**schema_descriptions(SECTION), "failed_accuracy": schema_descriptions("evidence")["failed_accuracy"]}
+
+
+def _counts(trained: pd.Series) -> str:
+    return f"{int(trained.sum())} trained runs; {int((~trained).sum())} failed to train (excluded)"
+
+
+@claim(
+    "mlp_evidence_ranks_runs",
+    "evidence (b)",
+    "The evidence of the minimum SGD ends in ranks trained runs like their test accuracy "
+    "(the paper's thesis, tested directly on every trained network).",
+    inputs=("evidence",),
+    thresholds=SECTION,
+)
+def claim_evidence_ranks_runs(table: pd.DataFrame | None, t: EvidenceThresholds) -> ClaimResult:
+    """Spearman rho of the per-example log evidence ratio with final test accuracy over every
+    trained run (one row per run) ``>= min_spearman``; fewer than ``min_runs`` trained runs:
+    not measured."""
+    criterion = (
+        f"Spearman rho(ln evidence ratio per example [{t.method}, lambda = {t.prior_precision}], test accuracy) over "
+        f"trained runs >= {t.min_spearman:g} (at least {t.min_runs} runs; failed: diverged or test "
+        f"accuracy <= {t.failed_accuracy:g})"
+    )
+    if table is None:
+        return missing("mlp_evidence_ranks_runs", criterion, "no evidence table")
+    rows = select_evidence(table, t.method, t.prior_precision)
+    ok = trained_mask(rows, t.failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN])
+    if int(ok.sum()) < t.min_runs:
+        return missing("mlp_evidence_ranks_runs", criterion, f"{_counts(ok)}: too few")
+    rho = float(stats.spearmanr(rows.loc[ok, EVIDENCE_COLUMN], rows.loc[ok, "test_accuracy"]).statistic)
+    verdict = HOLDS if np.isfinite(rho) and rho >= t.min_spearman else DOES_NOT_HOLD
+    measured = f"rho = {rho:.2f}; {_counts(ok)}"
+    if "kfac_ggn_trace" in rows:
+        ratio = (rows.loc[ok, "kfac_ggn_trace"] / rows.loc[ok, "ggn_trace"]).median()
+        measured += f"; KFAC / exact Gauss-Newton trace: median {number(ratio)}"
+    if t.prior_precision == "maximum":
+        on_bound = int((ok & ~rows["prior_interior"].astype(bool)).sum())
+        measured += f"; {on_bound} of the trained runs have their evidence-maximising lambda on a search bound"
+    return result("mlp_evidence_ranks_runs", criterion, measured, verdict)
+
+
+def evidence_peaks(table: pd.DataFrame, t: EvidenceThresholds) -> pd.DataFrame:
+    """Per curve (runs sharing :data:`bayes_sgd.sweeps.CURVE_SETTINGS`), the batch size of the
+    highest mean (over trained seeds) evidence and of the highest mean test accuracy, and their
+    distance in grid steps (positions in the curve's sorted batch-size grid, failed batch sizes
+    included).
+
+    Only batch sizes with at least one trained run compete; curves with fewer than
+    ``t.min_batch_sizes`` such batch sizes are left out.
+    """
+    keys = list(CURVE_SETTINGS)
+    rows = select_evidence(table, t.method, t.prior_precision)
+    rows = rows.assign(trained=trained_mask(rows, t.failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN]))
+    out = []
+    for key, curve in rows.groupby(keys, sort=True):
+        grid = np.sort(curve["batch_size"].unique())
+        good = curve[curve["trained"]].groupby("batch_size")[[EVIDENCE_COLUMN, "test_accuracy"]].mean()
+        if len(good) < t.min_batch_sizes:
+            continue
+        b_ev, b_acc = int(good[EVIDENCE_COLUMN].idxmax()), int(good["test_accuracy"].idxmax())
+        steps = abs(int(np.searchsorted(grid, b_ev)) - int(np.searchsorted(grid, b_acc)))
+        out.append(dict(zip(keys, key), b_evidence=b_ev, b_accuracy=b_acc, grid_steps=steps,
+                        n_batch_sizes=len(good), n_failed=int((~curve["trained"]).sum())))
+    return pd.DataFrame(out, columns=[*keys, "b_evidence", "b_accuracy", "grid_steps", "n_batch_sizes", "n_failed"])
+
+
+@claim(
+    "mlp_evidence_peaks_at_accuracy_optimum",
+    "evidence (a)",
+    "The evidence peaks within one grid step of the accuracy-optimal batch size.",
+    inputs=("evidence",),
+    thresholds=SECTION,
+)
+def claim_evidence_peaks_at_accuracy_optimum(table: pd.DataFrame | None, t: EvidenceThresholds) -> ClaimResult:
+    """The evidence-maximising batch size lies within ``max_grid_steps`` grid steps of the
+    accuracy-maximising one on at least ``min_fraction`` of the curves (:func:`evidence_peaks`)."""
+    criterion = (
+        f"on >= {100 * t.min_fraction:.0f}% of the curves with >= {t.min_batch_sizes} trained batch sizes, "
+        f"argmax_B evidence [{t.method}, lambda = {t.prior_precision}] within {t.max_grid_steps} grid step(s) "
+        "of argmax_B test accuracy"
+    )
+    cid = "mlp_evidence_peaks_at_accuracy_optimum"
+    if table is None:
+        return missing(cid, criterion, "no evidence table")
+    peaks = evidence_peaks(table, t)
+    if peaks.empty:
+        return missing(cid, criterion, "no curve with enough trained batch sizes")
+    within = peaks["grid_steps"] <= t.max_grid_steps
+    fraction = float(within.mean())
+    parts = [f"{int(within.sum())}/{len(peaks)} curves within ({100 * fraction:.0f}%)"]
+    parts += [
+        f"N={r.n_train} eps={r.learning_rate:g} m={r.momentum:g}: B_ev={r.b_evidence}, B_acc={r.b_accuracy}"
+        for r in peaks.itertuples()
+    ]
+    parts.append(f"{int(peaks['n_failed'].sum())} failed runs excluded")
+    return result(cid, criterion, "; ".join(parts), HOLDS if fraction >= t.min_fraction else DOES_NOT_HOLD)
+
