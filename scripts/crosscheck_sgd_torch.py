@@ -1,4 +1,4 @@
-"""Independent PyTorch re-computation of the MLP SGD runs of PAPER.md section 3 (optional).
+"""Independent PyTorch re-computation of the MLP SGD runs of docs/paper.md section 3 (optional).
 
 **Optional cross-check; PyTorch is NOT a dependency of this project.** Run it from a separate,
 throwaway virtual environment holding ``torch``, ``numpy``, ``pandas`` and ``pyarrow``; the script

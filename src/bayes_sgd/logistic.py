@@ -54,7 +54,7 @@ class NewtonConvergenceError(RuntimeError):
 def design_matrix(pixels: np.ndarray, pixel_scale: float) -> np.ndarray:
     """Float64 design matrix ``[pixels / pixel_scale, 1]`` (last column: the bias input).
 
-    ``pixel_scale = 255`` maps uint8 MNIST pixels to [0, 1] (the project's choice, PAPER.md
+    ``pixel_scale = 255`` maps uint8 MNIST pixels to [0, 1] (the project's choice, docs/paper.md
     Section 2).
     """
     if pixel_scale <= 0:

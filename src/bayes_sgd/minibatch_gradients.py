@@ -1,4 +1,4 @@
-"""Gradient noise at initialisation: single examples versus batches (PAPER.md section 5, Figure 9).
+"""Gradient noise at initialisation: single examples versus batches (docs/paper.md section 5, Figure 9).
 
 Smith & Le (2018, Appendix C) read SGD as a stochastic differential equation whose noise is
 Gaussian, which rests on the central limit theorem for the minibatch gradient. Figure 9 checks

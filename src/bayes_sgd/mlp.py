@@ -8,7 +8,7 @@ and the loss of a batch of ``B`` examples is the **mean** cross-entropy
 
     L(w) = -(1/B) sum_i ln p_i[y_i].
 
-Its gradient is what SGD uses (PAPER.md section 3: ``g`` is the mean gradient over the batch,
+Its gradient is what SGD uses (docs/paper.md section 3: ``g`` is the mean gradient over the batch,
 equivalently ``(1/N) dH/dw`` scaled to the batch, with ``H`` the summed cross-entropy of
 section 1). Back-propagation with ``dz_i = (p_i - onehot(y_i)) / B``:
 
@@ -16,7 +16,7 @@ section 1). Back-propagation with ``dz_i = (p_i - onehot(y_i)) / B``:
     dh = (dz W2^T) * [h > 0],
     dL/dW1 = x^T dh,   dL/db1 = sum_i dh_i.
 
-Loss normalisation (:data:`LOSS_NORMALISATIONS`, PAPER.md section 3; the stated one is the
+Loss normalisation (:data:`LOSS_NORMALISATIONS`, docs/paper.md section 3; the stated one is the
 default): ``batch`` is the mean above. ``batch_and_classes`` **[our choice, an option]** is
 what a ``reduce_mean`` over the ``B x C`` matrix of per-class terms ``-onehot(y_i)_k ln p_ik``
 gives, ``L / C``: the same back-propagation with ``dz_i = (p_i - onehot(y_i)) / (B C)``, so
@@ -28,7 +28,7 @@ it. One flat vector lets the trainer update every parameter with a single BLAS `
 Fortran order lets :class:`GradientWorkspace` hand the views straight to BLAS ``gemm`` without
 copies.
 
-Initialisation (not given by the paper; PAPER.md section 3 **[our choice]**): Glorot-uniform
+Initialisation (not given by the paper; docs/paper.md section 3 **[our choice]**): Glorot-uniform
 weights, ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010), and
 zero biases. Other schemes are selectable by name (:data:`WEIGHT_INITS`): Glorot-normal,
 He-uniform and He-normal (weights only, biases constant), and ``pytorch_default``, PyTorch's
@@ -166,7 +166,7 @@ def scale_pixels(pixels: np.ndarray, scale: float = 255.0, dtype=np.float32) -> 
     """Pixels ``[n, 784]`` divided by ``scale``, as a C-ordered ``dtype`` array.
 
     With ``uint8`` pixels and the default ``scale = 255`` the inputs lie in [0, 1]
-    (PAPER.md section 2 **[our choice]**, used for the MLP too).
+    (docs/paper.md section 2 **[our choice]**, used for the MLP too).
     """
     return np.ascontiguousarray(np.asarray(pixels, dtype=dtype) / dtype(scale))
 

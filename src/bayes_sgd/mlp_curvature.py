@@ -1,4 +1,4 @@
-"""Curvature and gradient noise of the trained MLP at its final weights (PAPER.md, "Beyond the
+"""Curvature and gradient noise of the trained MLP at its final weights (docs/paper.md, "Beyond the
 paper: the evidence of a trained network").
 
 Everything here is float64 and works on the summed cross-entropy of the N training examples,
@@ -97,7 +97,7 @@ def forward_cache(arch: Architecture, w: np.ndarray, X: np.ndarray) -> ForwardCa
 
 
 def summed_cross_entropy(log_probs: np.ndarray, y: np.ndarray) -> float:
-    """``H = -sum_i ln p_i[y_i]`` (summed, not mean; PAPER.md Section 1)."""
+    """``H = -sum_i ln p_i[y_i]`` (summed, not mean; docs/paper.md Section 1)."""
     return float(-log_probs[np.arange(len(y)), np.asarray(y)].sum())
 
 

@@ -3,7 +3,7 @@ the evidence of a trained network"); the claims about it are :mod:`bayes_sgd.cla
 
 **Evidence.** For the final weights ``w`` of a run (p parameters), the summed cross-entropy
 ``H(w)`` over the run's N training examples and a Gaussian prior of precision ``lambda`` on every
-parameter (biases too), the Laplace approximation (PAPER.md Section 1; MacKay 1992) is
+parameter (biases too), the Laplace approximation (docs/paper.md Section 1; MacKay 1992) is
 
     ln Z(lambda) = -C(w) + (p/2) ln lambda - 1/2 ln det(GGN + lambda I)
                  = depth - Occam factor,

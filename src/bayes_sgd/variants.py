@@ -1,6 +1,6 @@
 """Protocol variants: which unstated choice do the paper's results depend on?
 
-The stated protocol (PAPER.md section 3) leaves choices open that a reimplementation must make:
+The stated protocol (docs/paper.md section 3) leaves choices open that a reimplementation must make:
 how the loss is normalised, the form of momentum, the initialisation, the input range, how
 batches are drawn and which images the test accuracy is read on. Each is a *protocol option*
 of the ``mlp:`` configuration (:data:`PROTOCOL_OPTIONS`), whose schema default is the stated

@@ -1,4 +1,4 @@
-# Our extension (PAPER.md, "Beyond the paper: the evidence of a trained network"): the Laplace
+# Our extension (docs/paper.md, "Beyond the paper: the evidence of a trained network"): the Laplace
 # evidence, sharpness and gradient noise scale of every Figure 4 and scaling-sweep run at its
 # final weights (one job per run, reading the weights train_mlp keeps), one table of them all,
 # the two evidence claims, and three figures drawn from that table.

@@ -28,7 +28,7 @@ def training_data(
     ``dataset`` is a dataset table (:mod:`bayes_sgd.data.datasets`); ``subset`` indexes its train
     split (the seeded N-image training subset, the pool).
 
-    ``input_range`` (:data:`INPUT_RANGES`): ``unit`` (stated, PAPER.md section 2): pixels
+    ``input_range`` (:data:`INPUT_RANGES`): ``unit`` (stated, docs/paper.md section 2): pixels
     divided by ``pixel_scale``, in [0, 1]; ``symmetric`` **[our choice, an option]**:
     ``2 (pixels / pixel_scale) - 1`` computed in ``dtype`` from the unit inputs, in [-1, 1]
     (0 maps to -1 and ``pixel_scale`` to 1 exactly).

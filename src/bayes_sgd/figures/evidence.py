@@ -1,4 +1,4 @@
-"""Figures of the evidence of trained networks (PAPER.md, "Beyond the paper"), drawn only from
+"""Figures of the evidence of trained networks (docs/paper.md, "Beyond the paper"), drawn only from
 the aggregated evidence table (rule collect_mlp_evidence) and the sweeps' optimum tables.
 
 * :func:`plot_evidence_vs_batch_size`: the Figure 4 runs, log evidence ratio per example

@@ -1,4 +1,4 @@
-"""Minibatch SGD with momentum for the MLP, as PAPER.md section 3 defines it.
+"""Minibatch SGD with momentum for the MLP, as docs/paper.md section 3 defines it.
 
 Update rule (Smith & Le 2018, Section 4; Appendix D for momentum)::
 

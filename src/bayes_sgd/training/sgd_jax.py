@@ -1,6 +1,6 @@
 """The SGD trainer of :mod:`bayes_sgd.training.sgd`, compiled whole with JAX (``mlp.backend: jax``).
 
-Same model, loss, update rule and schedule as the NumPy trainer (PAPER.md section 3)::
+Same model, loss, update rule and schedule as the NumPy trainer (docs/paper.md section 3)::
 
     g <- (1/B) sum_{i in batch} grad ln-loss_i(w)  +  (l2 / N) w
     v <- m v + g
