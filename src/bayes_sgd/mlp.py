@@ -45,9 +45,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas
 
-WEIGHT_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "pytorch_default")
+from bayes_sgd.schema import allowed_values, section_defaults
+
+#: The schema's defaults of the mlp: section (the stated protocol), the one place they are written.
+_MLP = section_defaults("mlp")
+WEIGHT_INITS = allowed_values("mlp.weight_init")
 #: How the batch loss is normalised: by ``B`` (stated, the default) or by ``B`` and the classes.
-LOSS_NORMALISATIONS = ("batch", "batch_and_classes")
+LOSS_NORMALISATIONS = allowed_values("mlp.loss_normalisation")
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,10 @@ class Parameters:
 def initialise(
     arch: Architecture,
     rng: np.random.Generator,
-    weight_init: str = "glorot_uniform",
-    bias_init: float = 0.0,
+    weight_init: str = _MLP["weight_init"],
+    bias_init: float = _MLP["bias_init"],
     dtype=np.float32,
-    init_scale: float = 1.0,
+    init_scale: float = _MLP["init_scale"],
 ) -> np.ndarray:
     """A flat parameter vector drawn from ``rng``.
 
@@ -162,7 +166,7 @@ def _scale_weights(p: Parameters, init_scale: float) -> None:
             W *= W.dtype.type(init_scale)
 
 
-def scale_pixels(pixels: np.ndarray, scale: float = 255.0, dtype=np.float32) -> np.ndarray:
+def scale_pixels(pixels: np.ndarray, scale: float = _MLP["pixel_scale"], dtype=np.float32) -> np.ndarray:
     """Pixels ``[n, 784]`` divided by ``scale``, as a C-ordered ``dtype`` array.
 
     With ``uint8`` pixels and the default ``scale = 255`` the inputs lie in [0, 1]
@@ -235,7 +239,7 @@ class GradientWorkspace:
     per-class terms minimises.
     """
 
-    def __init__(self, arch: Architecture, batch_size: int, dtype=np.float32, normalisation: str = "batch"):
+    def __init__(self, arch: Architecture, batch_size: int, dtype=np.float32, normalisation: str = LOSS_NORMALISATIONS[0]):
         self.arch = arch
         self.batch_size = b = int(batch_size)
         self.dtype = dt = np.dtype(dtype)
@@ -324,7 +328,7 @@ class GradientWorkspace:
 
 
 def loss_and_gradient(
-    arch: Architecture, w: np.ndarray, X: np.ndarray, y: np.ndarray, normalisation: str = "batch"
+    arch: Architecture, w: np.ndarray, X: np.ndarray, y: np.ndarray, normalisation: str = LOSS_NORMALISATIONS[0]
 ) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of ``(X, y)`` at ``w`` and its gradient (a fresh flat vector).
 

@@ -52,6 +52,7 @@ from scipy import optimize
 
 from bayes_sgd.laplace import null_log_evidence
 from bayes_sgd.mlp import Architecture
+from bayes_sgd.schema import section_defaults
 from bayes_sgd import mlp_curvature as curv
 
 METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer")
@@ -154,17 +155,21 @@ def evidence_rows(
     return out
 
 
+#: The schema's defaults of the evidence: section (the one place they are written).
+_EVIDENCE = section_defaults("evidence")
+
+
 @dataclass(frozen=True)
 class EvidenceSettings:
     """The settings of one evidence job (config section ``evidence:``)."""
 
     prior_precisions: tuple[float, ...]
-    search_bounds: tuple[float, float] = (1e-8, 1e8)
-    exact_softmax_layer: bool = True
-    sharpness_tolerance: float = 1e-3
-    sharpness_max_iterations: int = 300
-    lanczos_vectors: int = 10
-    chunk_size: int = 250
+    search_bounds: tuple[float, float] = (_EVIDENCE["search_bounds"]["min"], _EVIDENCE["search_bounds"]["max"])
+    exact_softmax_layer: bool = True  # per job: whether this run gets it (evidence.exact_softmax_layer picks the runs)
+    sharpness_tolerance: float = _EVIDENCE["sharpness"]["tolerance"]
+    sharpness_max_iterations: int = _EVIDENCE["sharpness"]["max_iterations"]
+    lanczos_vectors: int = _EVIDENCE["sharpness"]["lanczos_vectors"]
+    chunk_size: int = _EVIDENCE["chunk_size"]
 
 
 RUN_COLUMNS = (

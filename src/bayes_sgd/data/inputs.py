@@ -7,21 +7,20 @@ import pandas as pd
 
 from bayes_sgd.data.datasets import split_arrays
 from bayes_sgd.mlp import scale_pixels
+from bayes_sgd.schema import allowed_values, section_defaults
 
-
-INPUT_RANGES = ("unit", "symmetric")
-
-
-TEST_SETS = ("test", "test_and_unused_train")
+#: The values of the input-range and test-set options (the schema's); the first is the stated one.
+INPUT_RANGES = allowed_values("mlp.input_range")
+TEST_SETS = allowed_values("mlp.test_set")
 
 
 def training_data(
     dataset: pd.DataFrame,
     subset: np.ndarray,
-    pixel_scale: float = 255.0,
+    pixel_scale: float = section_defaults("mlp")["pixel_scale"],
     dtype=np.float32,
-    input_range: str = "unit",
-    test_set: str = "test",
+    input_range: str = INPUT_RANGES[0],
+    test_set: str = TEST_SETS[0],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(X_train, y_train, X_test, y_test)`` for one run.
 

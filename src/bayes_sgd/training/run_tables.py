@@ -3,6 +3,8 @@ and the final row of every run of several (what the accuracy-versus-B analysis r
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,6 +12,36 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from bayes_sgd.training.sgd import TrainingConfig
+
+#: One evaluation: (train accuracy, test accuracy, train cross-entropy, test cross-entropy).
+Metrics = tuple[float, float, float, float]
+
+
+def measure(
+    evaluate: Callable[[object, object], tuple[float, float]], finite: bool, train: tuple, test: tuple
+) -> Metrics | None:
+    """The metrics of one evaluation of a network, or ``None`` when it has diverged.
+
+    ``evaluate(X, y)`` gives (accuracy, mean cross-entropy) of the network on ``X, y``; ``finite``
+    says whether every weight is finite. A network with a non-finite weight, or whose training
+    cross-entropy is not finite, has diverged (its test set is then not evaluated). Both trainers
+    (NumPy and JAX) evaluate through this one function.
+    """
+    if not finite:
+        return None
+    train_accuracy, train_ce = evaluate(*train)
+    if not math.isfinite(train_ce):
+        return None
+    test_accuracy, test_ce = evaluate(*test)
+    return train_accuracy, test_accuracy, train_ce, test_ce
+
+
+def curve_row(step: int, metrics: Metrics | None, batch_size: int, n_train: int, seconds: float) -> dict:
+    """One row of a learning curve (the evaluation columns of :data:`CURVE_COLUMNS`); ``metrics``
+    ``None`` (a diverged network) gives ``nan`` metrics."""
+    train_accuracy, test_accuracy, train_ce, test_ce = metrics if metrics is not None else (math.nan,) * 4
+    return dict(step=step, epoch=step * batch_size / n_train, train_accuracy=train_accuracy, test_accuracy=test_accuracy,
+                train_cross_entropy=train_ce, test_cross_entropy=test_ce, seconds=seconds)
 
 
 CURVE_COLUMNS = (

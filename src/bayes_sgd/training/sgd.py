@@ -62,14 +62,16 @@ import pandas as pd
 from bayes_sgd.training.checkpoint import Checkpoint, TrainingState, fingerprint, source_digest
 from bayes_sgd import mlp
 from bayes_sgd.mlp import Architecture, GradientWorkspace, evaluate, initialise
+from bayes_sgd.schema import allowed_values, section_defaults
 from bayes_sgd.training.batches import EpochSampler, sample_batch
-from bayes_sgd.training.run_tables import curve_table
+from bayes_sgd.training.run_tables import Metrics, curve_row, curve_table, measure
 
 
 #: The values of the protocol options; the first of each is the stated protocol (the default).
 LOSS_NORMALISATIONS = mlp.LOSS_NORMALISATIONS
-MOMENTUM_FORMS = ("heavy_ball", "dampened", "nesterov")
-BATCH_SAMPLINGS = ("uniform", "epoch_shuffle")
+MOMENTUM_FORMS = allowed_values("mlp.momentum_form")
+BATCH_SAMPLINGS = allowed_values("mlp.batch_sampling")
+_MLP = section_defaults("mlp")  # the stated protocol: the defaults of TrainingConfig
 #: Steps between flushes of the momentum buffer's subnormal entries (:class:`SubnormalFlush`).
 FLUSH_EVERY = 16
 
@@ -94,15 +96,15 @@ class TrainingConfig:
     batch_size: int
     steps: int
     seed: int
-    l2: float = 0.0
-    weight_init: str = "glorot_uniform"
-    bias_init: float = 0.0
-    eval_points: int = 25
-    eval_chunk: int = 1000
-    loss_normalisation: str = "batch"
-    momentum_form: str = "heavy_ball"
-    init_scale: float = 1.0
-    batch_sampling: str = "uniform"
+    l2: float = 0.0  # no prior: the paper's network is unregularised unless stated
+    weight_init: str = _MLP["weight_init"]
+    bias_init: float = _MLP["bias_init"]
+    eval_points: int = _MLP["eval_points"]
+    eval_chunk: int = _MLP["eval_chunk"]
+    loss_normalisation: str = _MLP["loss_normalisation"]
+    momentum_form: str = _MLP["momentum_form"]
+    init_scale: float = _MLP["init_scale"]
+    batch_sampling: str = _MLP["batch_sampling"]
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -209,7 +211,7 @@ def sgd_step(
     learning_rate: float,
     momentum: float,
     l2_over_n: float = 0.0,
-    momentum_form: str = "heavy_ball",
+    momentum_form: str = MOMENTUM_FORMS[0],
     scratch: np.ndarray | None = None,
 ) -> float:
     """One update on the batch loaded in ``ws``, in place; returns the batch loss before it.
@@ -321,33 +323,17 @@ def train(
     flush = SubnormalFlush(v) if flush_every else None
     t0 = time.perf_counter() - seconds_before
 
-    def record(step: int, metrics: tuple[float, float, float, float] | None) -> None:
-        tr_acc, te_acc, tr_ce, te_ce = metrics if metrics is not None else (math.nan,) * 4
-        rows.append(
-            dict(
-                step=step,
-                epoch=step * c.batch_size / n,
-                train_accuracy=tr_acc,
-                test_accuracy=te_acc,
-                train_cross_entropy=tr_ce,
-                test_cross_entropy=te_ce,
-                seconds=time.perf_counter() - t0,
-            )
-        )
+    def record(step: int, metrics: Metrics | None) -> None:
+        rows.append(curve_row(step, metrics, c.batch_size, n, time.perf_counter() - t0))
 
-    def measure() -> tuple[float, float, float, float] | None:
+    def measure_now() -> Metrics | None:
         """Train/test metrics at the current weights, or None if the network has diverged."""
-        if not np.isfinite(w).all():
-            return None
-        tr_acc, tr_ce = evaluate(arch, w, X_train, y_train, c.eval_chunk)
-        if not math.isfinite(tr_ce):
-            return None
-        te_acc, te_ce = evaluate(arch, w, X_test, y_test, c.eval_chunk)
-        return tr_acc, te_acc, tr_ce, te_ce
+        return measure(lambda X, y: evaluate(arch, w, X, y, c.eval_chunk), bool(np.isfinite(w).all()),
+                       (X_train, y_train), (X_test, y_test))
 
     diverged_step = -1
     if state is None:
-        initial = measure()
+        initial = measure_now()
         record(0, initial)
         if initial is None:
             diverged_step = 0
@@ -371,7 +357,7 @@ def train(
                 break
             if step == eval_at[next_eval]:
                 next_eval += 1
-                metrics = measure()
+                metrics = measure_now()
                 record(step, metrics)
                 if metrics is None:
                     diverged_step = step

@@ -47,7 +47,6 @@ start from :func:`bayes_sgd.training.sgd.initial_parameters`.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 
@@ -59,7 +58,7 @@ from jax import lax
 from bayes_sgd.training.checkpoint import Checkpoint, TrainingState
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.training.sgd import Progress, TrainingConfig, TrainingResult, evaluation_steps, initial_parameters, run_seeds
-from bayes_sgd.training.run_tables import curve_table
+from bayes_sgd.training.run_tables import curve_row, curve_table, measure
 
 PRECISIONS = {"highest": lax.Precision.HIGHEST, "high": lax.Precision.HIGH, "default": lax.Precision.DEFAULT}
 
@@ -246,22 +245,14 @@ def train(
     t0 = time.perf_counter() - seconds_before
 
     def record(step, metrics):
-        tr_acc, te_acc, tr_ce, te_ce = metrics if metrics is not None else (math.nan,) * 4
-        rows.append(dict(step=step, epoch=step * c.batch_size / n, train_accuracy=tr_acc, test_accuracy=te_acc,
-                         train_cross_entropy=tr_ce, test_cross_entropy=te_ce, seconds=time.perf_counter() - t0))
+        rows.append(curve_row(step, metrics, c.batch_size, n, time.perf_counter() - t0))
 
-    def measure():
-        if not bool(jnp.all(jnp.isfinite(w))):
-            return None
-        tr_acc, tr_ce = evaluate(w, Xtr, ytr)
-        if not math.isfinite(tr_ce):
-            return None
-        te_acc, te_ce = evaluate(w, Xte, yte)
-        return tr_acc, te_acc, tr_ce, te_ce
+    def measure_now():
+        return measure(lambda X, y: evaluate(w, X, y), bool(jnp.all(jnp.isfinite(w))), (Xtr, ytr), (Xte, yte))
 
     diverged_step = -1
     if state is None:
-        initial = measure()
+        initial = measure_now()
         record(0, initial)
         if initial is None:
             diverged_step = 0
@@ -277,7 +268,7 @@ def train(
             record(step, None)
             break
         next_eval += 1
-        metrics = measure()
+        metrics = measure_now()
         record(step, metrics)
         if metrics is None:
             diverged_step = step
@@ -332,14 +323,8 @@ def train_seeds(
     def evaluate(w, X, y):
         return evaluate_in_chunks(chunk, w, X, y, c.eval_chunk)
 
-    def measure(w):
-        if not bool(jnp.all(jnp.isfinite(w))):
-            return None
-        tr_acc, tr_ce = evaluate(w, Xtr, ytr)
-        if not math.isfinite(tr_ce):
-            return None
-        te_acc, te_ce = evaluate(w, Xte, yte)
-        return tr_acc, te_acc, tr_ce, te_ce
+    def measure_seed(w):
+        return measure(lambda X, y: evaluate(w, X, y), bool(jnp.all(jnp.isfinite(w))), (Xtr, ytr), (Xte, yte))
 
     k = len(configs)
     W = jnp.stack([jnp.asarray(initial_parameters(arch, cfg, dtype=np.float32)) for cfg in configs])
@@ -350,12 +335,10 @@ def train_seeds(
     t0 = time.perf_counter()
 
     def record(i, step, metrics):
-        tr_acc, te_acc, tr_ce, te_ce = metrics if metrics is not None else (math.nan,) * 4
-        rows[i].append(dict(step=step, epoch=step * c.batch_size / n, train_accuracy=tr_acc, test_accuracy=te_acc,
-                            train_cross_entropy=tr_ce, test_cross_entropy=te_ce, seconds=time.perf_counter() - t0))
+        rows[i].append(curve_row(step, metrics, c.batch_size, n, time.perf_counter() - t0))
 
     for i in range(k):
-        metrics = measure(W[i])
+        metrics = measure_seed(W[i])
         record(i, 0, metrics)
         if metrics is None:
             diverged[i] = 0
@@ -375,7 +358,7 @@ def train_seeds(
                 diverged[i] = int(t[i])
                 record(i, int(t[i]), None)
                 continue
-            metrics = measure(W[i])
+            metrics = measure_seed(W[i])
             record(i, int(end), metrics)
             if metrics is None:
                 diverged[i] = int(end)
