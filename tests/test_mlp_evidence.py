@@ -12,7 +12,7 @@ import pytest
 from scipy import special
 
 from bayes_sgd import logistic
-from bayes_sgd import mlp_curvature as curv
+from bayes_sgd import curvature as curv
 from bayes_sgd import mlp_evidence as me
 from bayes_sgd import claims
 from bayes_sgd.claims.evidence import EvidenceThresholds, evidence_peaks

@@ -11,7 +11,7 @@ parameter (biases too), the Laplace approximation (docs/paper.md Section 1; MacK
     Occam factor = 1/2 sum_j ln(1 + e_j / lambda)  (>= 0),
 
 with ``e_j`` the eigenvalues of the generalised Gauss-Newton (GGN) of ``H`` at ``w``
-(:mod:`bayes_sgd.mlp_curvature`), standing in for the Hessian. ``w`` is where SGD stopped, not
+(:mod:`bayes_sgd.curvature`), standing in for the Hessian. ``w`` is where SGD stopped, not
 the minimiser of ``C`` for this ``lambda``: the paper's runs have no prior (no L2), so the
 evidence is that of the minimum SGD found, read with a prior chosen afterwards. Runs trained
 with L2 coefficient ``l2`` (summed-cost convention, :mod:`bayes_sgd.training.sgd`) did minimise ``C`` with
@@ -53,7 +53,7 @@ from scipy import optimize
 from bayes_sgd.laplace import null_log_evidence
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.schema import section_defaults
-from bayes_sgd import mlp_curvature as curv
+from bayes_sgd import curvature as curv
 
 METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer")
 PRIOR_KINDS = ("grid", "maximum")
