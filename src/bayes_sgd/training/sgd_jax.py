@@ -188,6 +188,17 @@ def evaluate_in_chunks(chunk, w, X, y, eval_chunk: int) -> tuple[float, float]:
     return correct / X.shape[0], total / X.shape[0]
 
 
+def _checked_run(config: TrainingConfig, precision: str, X_train) -> tuple:
+    """``(matmul precision, N)`` of a run this backend can train, or a ValueError saying why not."""
+    check_supported(config)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    n = X_train.shape[0]
+    if config.batch_size > n:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {n} training examples")
+    return PRECISIONS[precision], n
+
+
 def train(
     arch: Architecture,
     X_train: np.ndarray,
@@ -208,13 +219,7 @@ def train(
     :data:`PRECISIONS`. ``batches`` (``[steps, B]`` integer indices) replaces the random draws.
     """
     c = config
-    check_supported(c)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
-    prec = PRECISIONS[precision]
-    n = X_train.shape[0]
-    if c.batch_size > n:
-        raise ValueError(f"batch_size {c.batch_size} exceeds the {n} training examples")
+    prec, n = _checked_run(c, precision, X_train)
     if batches is not None:
         batches = np.asarray(batches)
         if batches.shape != (c.steps, c.batch_size) or batches.min() < 0 or batches.max() >= n:
@@ -306,15 +311,9 @@ def train_seeds(
     if not configs:
         return []
     c = configs[0]
-    check_supported(c)
     if any(dataclasses.replace(other, seed=c.seed) != c for other in configs):
         raise ValueError("train_seeds: the runs must differ in their seed only")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
-    prec = PRECISIONS[precision]
-    n = X_train.shape[0]
-    if c.batch_size > n:
-        raise ValueError(f"batch_size {c.batch_size} exceeds the {n} training examples")
+    prec, n = _checked_run(c, precision, X_train)
     Xtr, ytr = jnp.asarray(X_train, dtype=jnp.float32), jnp.asarray(y_train, dtype=jnp.int32)
     Xte, yte = jnp.asarray(X_test, dtype=jnp.float32), jnp.asarray(y_test, dtype=jnp.int32)
     segment = jax.jit(jax.vmap(make_segment(arch, c, n, prec, False), in_axes=(0, 0, None, 0, None, None, 0)))
