@@ -86,6 +86,23 @@ BAD = [
         {"scaling": {"momentum_sweep": {"n_train": 5000}}},
         "scaling.momentum_sweep.n_train: 5000 training images requested, mnist5k has 4000 in its training pool",
     ),
+    # combinations a job would refuse: refused before any job is planned
+    (
+        {"mlp": {"backend": "jax", "momentum_form": "dampened"}},
+        "mlp.momentum_form: the jax backend implements only momentum_form: 'heavy_ball'",
+    ),
+    (
+        {"mlp": {"backend": "jax"}, "variants": {"class_mean": {"loss_normalisation": "batch_and_classes"}}},
+        "variants.class_mean.loss_normalisation: the jax backend (mlp.backend) implements only",
+    ),
+    # NaN and infinities, as YAML writes them (.nan, .inf), in any number key
+    (yaml.safe_load("mlp: {figure_4: {learning_rate: .nan}}"), "mlp.figure_4.learning_rate: must be a finite number, got nan"),
+    (yaml.safe_load("scaling: {confidence: .inf}"), "scaling.confidence: must be a finite number, got inf"),
+    (
+        sweep_overrides(curves=[{"learning_rate": float("-inf"), "batch_sizes": [5]}]),
+        "scaling.learning_rate_sweep.curves.0.learning_rate: must be a finite number, got -inf",
+    ),
+    ({"logistic": {"rescaling_factors": [1.0, float("nan")]}}, "logistic.rescaling_factors.1: must be a finite number"),
 ]
 
 
@@ -119,3 +136,15 @@ def test_defaults_are_copies():
     first, second = validate_config({}), validate_config({})
     first["mlp"]["figure_4"]["batch_sizes"].append(5)
     assert second["mlp"]["figure_4"]["batch_sizes"] == copy.deepcopy(schema_defaults())["mlp"]["figure_4"]["batch_sizes"]
+
+
+def test_the_jax_backend_takes_the_options_it_implements():
+    """Options the JAX trainer implements (the stated protocol, any initialisation) pass."""
+    validate_config(merge(DEFAULT, {"mlp": {"backend": "jax", "weight_init": "pytorch_default"},
+                                    "variants": {"init": {"weight_init": "he_normal"}}}))
+    validate_config(merge(DEFAULT, {"variants": {"dampened": {"momentum_form": "dampened"}}}))  # NumPy: every option
+
+
+def test_a_configuration_that_is_not_a_mapping_is_refused():
+    with pytest.raises(ConfigError, match="<top level>: the configuration must be a mapping"):
+        validate_config(["dataset", "mnist5k"])

@@ -18,12 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
+import math
+
 import jsonschema
 
 from bayes_sgd.data.datasets import DATASETS, TRAIN_SPLIT_SIZE
 from bayes_sgd.logistic import lambda_grid
 from bayes_sgd.schema import SCHEMA_PATH, fill_defaults, load_schema
 from bayes_sgd.sweeps import SWEEPS, steps_for_learning_rate
+from bayes_sgd.training.backends import unsupported_options
 
 MNIST5K_PER_CLASS = 500
 MNIST5K_CLASSES = 10
@@ -47,11 +50,34 @@ def validate_schema(config: dict[str, Any], schema_path: str | Path = SCHEMA_PAT
     raise ConfigError(f"{key}: {error.message}")
 
 
+def _numbers(node: Any, path: str) -> Iterator[tuple[str, float]]:
+    """Every float in the configuration tree (in mappings and lists), with its dotted key."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _numbers(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _numbers(value, f"{path}.{i}")
+    elif isinstance(node, float):
+        yield path, node
+
+
+def check_finite(config: dict[str, Any]) -> None:
+    """Refuse NaN and infinities (YAML ``.nan``, ``.inf``) anywhere: JSON-schema bounds do not
+    exclude NaN, and no key of this configuration means anything by one."""
+    for key, value in _numbers(config, ""):
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: must be a finite number, got {value}")
+
+
 def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     """Schema check, defaults filled in (in place), relational checks; return ``config``.
 
     Raises :class:`ConfigError` naming the dotted key of the first problem.
     """
+    if not isinstance(config, dict):
+        raise ConfigError(f"<top level>: the configuration must be a mapping of keys to values, got {type(config).__name__}")
+    check_finite(config)
     validate_schema(config, schema_path)
     fill_defaults(config, load_schema(schema_path))
     check_config(config)
@@ -122,6 +148,8 @@ def check_config(config: dict[str, Any]) -> None:
       training-set size at most the dataset's training pool;
     - ``mlp.figure_9.batch_size`` at most ``mlp.figure_9.n_train``;
     - the ``scaling:`` sweeps pass :func:`sweep_problems`;
+    - the JAX backend gets no protocol option it does not implement, in ``mlp:`` or in a variant
+      (:func:`bayes_sgd.training.backends.unsupported_options`);
     - the variant ``paper`` (always the main protocol) has no overrides.
     """
     dataset = config.get("dataset")
@@ -162,6 +190,18 @@ def check_config(config: dict[str, Any]) -> None:
         )
     for key, message in sweep_problems(config["scaling"], pool, dataset):
         raise ConfigError(f"{key}: {message}")
+    backend = config["mlp"]["backend"]
+    for key, value in unsupported_options(backend, config["mlp"]).items():
+        raise ConfigError(
+            f"mlp.{key}: the {backend} backend implements only {key}: {value!r} (the stated protocol), "
+            f"got {config['mlp'][key]!r}; use mlp.backend: numpy"
+        )
+    for name, overrides in config["variants"].items():
+        for key, value in unsupported_options(backend, overrides or {}).items():
+            raise ConfigError(
+                f"variants.{name}.{key}: the {backend} backend (mlp.backend) implements only {key}: {value!r}, "
+                f"got {overrides[key]!r}; use mlp.backend: numpy"
+            )
     paper = config["variants"].get("paper")
     if paper:
         raise ConfigError(

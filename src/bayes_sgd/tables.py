@@ -50,12 +50,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _umask() -> int:
+    """The process's umask: from /proc on Linux; elsewhere by setting it and putting it back
+    (there is no getter; the two calls are not atomic, which only matters to threads that create
+    files at the same moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, write) -> None:
     """Call ``write(tmp_path)`` and rename the result to ``path``.
 
     The temporary file lives in the destination directory (same file system), so the final
     ``os.replace`` is atomic. On any error the temporary file is removed and nothing appears
-    under ``path``.
+    under ``path``. The file gets the permissions the user's umask gives a new file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +78,9 @@ def write_atomic(path: str | os.PathLike, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp creates the file private (0600); give it the mode a plain open() would have
+        # (0666 less the umask), so that a group sharing the results can read them.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -89,9 +107,29 @@ def write_table(
     write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
+class DamagedTableError(ValueError):
+    """A table file exists but cannot be read as Parquet (truncated, overwritten, not Parquet)."""
+
+
 def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a Parquet table written by :func:`write_table` as a DataFrame."""
-    return pq.read_table(path, columns=columns).to_pandas()
+    """Read a Parquet table written by :func:`write_table` as a DataFrame.
+
+    A file that exists but is not a readable Parquet table (a full disk, a killed copy, a hand
+    edit) raises :class:`DamagedTableError` naming the file and what to do, instead of a
+    reader's traceback: the workflow's own writes are atomic, so such a file was damaged after
+    it was written, and Snakemake cannot tell (it sees only that the file exists).
+    """
+    try:
+        return pq.read_table(path, columns=columns).to_pandas()
+    except (pa.ArrowException, OSError) as err:
+        if not Path(path).is_file():
+            raise
+        raise DamagedTableError(
+            f"{path}: not a readable Parquet table ({err}). It was damaged after it was written "
+            f"(a full disk, an interrupted copy, an edit). Delete it and run snakemake again: the job "
+            f"that writes it reruns, and so does every job that reads it "
+            f"(or: snakemake --forcerun {path})"
+        ) from None
 
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:

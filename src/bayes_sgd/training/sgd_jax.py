@@ -55,6 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from bayes_sgd.training.backends import JAX_STATED_ONLY
 from bayes_sgd.training.checkpoint import Checkpoint, TrainingState
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.training.sgd import Progress, TrainingConfig, TrainingResult, evaluation_steps, initial_parameters, run_seeds
@@ -63,7 +64,7 @@ from bayes_sgd.training.run_tables import curve_row, curve_table, measure
 PRECISIONS = {"highest": lax.Precision.HIGHEST, "high": lax.Precision.HIGH, "default": lax.Precision.DEFAULT}
 
 #: The options this backend implements only at their stated default (see the module docstring).
-STATED_ONLY = ("loss_normalisation", "momentum_form", "batch_sampling", "init_scale")
+STATED_ONLY = JAX_STATED_ONLY
 
 
 def check_supported(config: TrainingConfig) -> None:
