@@ -100,7 +100,18 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _walk(value, f"{path}.{key}" if path else str(key))
 
 
-def sweep_problems(scaling: dict[str, Any], pool: int, dataset: str) -> Iterator[tuple[str, str]]:
+def pool_text(dataset: str, pool: int, config: dict[str, Any] | None = None) -> str:
+    """``"<dataset> has <pool> in its training pool"``, with the key that sets the pool: the
+    sentence every "too many training images" error ends with."""
+    if dataset == "mnist5k" and config is not None:
+        held_out = config["data"]["mnist5k_test_per_class"]
+        why = f"{MNIST5K_PER_CLASS} per class less data.mnist5k_test_per_class = {held_out} held out"
+    else:
+        why = "key dataset"
+    return f"{dataset} has {pool} in its training pool ({why})"
+
+
+def sweep_problems(scaling: dict[str, Any], pool: int, dataset: str, config: dict[str, Any] | None = None) -> Iterator[tuple[str, str]]:
     """Problems of the ``scaling:`` sweeps the schema cannot see, as ``(dotted key, message)``.
 
     Within a sweep every curve's swept value is distinct, every curve's ``N`` is at most the
@@ -120,7 +131,7 @@ def sweep_problems(scaling: dict[str, Any], pool: int, dataset: str) -> Iterator
             if column == "n_train" and not 0 < n <= pool:
                 yield (
                     f"{prefix}.curves.{i}.n_train",
-                    f"{n} training images requested, {dataset} has {pool} in its training pool",
+                    f"{n} training images requested, {pool_text(dataset, pool, config)}",
                 )
             for b in curve["batch_sizes"]:
                 if not 1 <= b <= n:
@@ -171,7 +182,7 @@ def check_config(config: dict[str, Any]) -> None:
         for n in sizes:
             if not 0 < n <= pool:
                 key = f"{path}.n_train" if "n_train" in section else f"{path}.n_train_values"
-                raise ConfigError(f"{key}: {n} training images requested, {dataset} has {pool} in its training pool")
+                raise ConfigError(f"{key}: {n} training images requested, {pool_text(dataset, pool, config)}")
         batch_sizes = section.get("batch_sizes")
         if batch_sizes is None or not sizes:
             continue
@@ -188,7 +199,7 @@ def check_config(config: dict[str, Any]) -> None:
             f"mlp.figure_9.batch_size: {figure_9['batch_size']} is larger than the training set "
             f"({figure_9['n_train']} images)"
         )
-    for key, message in sweep_problems(config["scaling"], pool, dataset):
+    for key, message in sweep_problems(config["scaling"], pool, dataset, config):
         raise ConfigError(f"{key}: {message}")
     backend = config["mlp"]["backend"]
     for key, value in unsupported_options(backend, config["mlp"]).items():
