@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 
-from bayes_sgd.config import ConfigError, validate_config
+from bayes_sgd.config import ConfigError, check_files, load_config_file, main, validate_config
 from bayes_sgd.schema import schema_defaults
 from workflow_helpers import DEFAULT_CONFIG, REPO, TINY_RUN, merge
 
@@ -148,3 +148,29 @@ def test_the_jax_backend_takes_the_options_it_implements():
 def test_a_configuration_that_is_not_a_mapping_is_refused():
     with pytest.raises(ConfigError, match="<top level>: the configuration must be a mapping"):
         validate_config(["dataset", "mnist5k"])
+
+
+def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mlp:\n  figure_4: {n_train: 100\n  hidden_units: 8\n")
+    with pytest.raises(ConfigError, match=rf"^{bad}:3:15: YAML syntax error: expected ',' or '}}'"):
+        load_config_file(bad)
+    with pytest.raises(ConfigError, match=rf"^{bad}:3:15: YAML syntax error"):  # the second of several files
+        check_files([DEFAULT_CONFIG, bad])
+    assert main([str(DEFAULT_CONFIG), str(bad)]) == 1
+
+
+def test_a_configuration_file_that_is_not_a_mapping_names_the_file(tmp_path):
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- dataset\n- mnist5k\n")
+    with pytest.raises(ConfigError, match=rf"^{listed}: a configuration file must hold a mapping"):
+        check_files([DEFAULT_CONFIG, listed])
+    with pytest.raises(ConfigError, match="cannot read the configuration file"):
+        load_config_file(tmp_path / "absent.yaml")
+
+
+def test_files_are_checked_on_top_of_each_other_as_snakemake_merges_them():
+    config = check_files([DEFAULT_CONFIG, REPO / "config" / "smoke.yaml"])
+    assert config["mlp"]["hidden_units"] == 16 and config["mlp"]["figure_4"]["n_train"] == 40
+    assert config["mlp"]["weight_init"] == "glorot_uniform"  # kept from the file below
+    assert main([str(DEFAULT_CONFIG), str(REPO / "config" / "variants.yaml")]) == 0

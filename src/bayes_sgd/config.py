@@ -18,9 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
+import copy
 import math
 
 import jsonschema
+import yaml
 
 from bayes_sgd.data.datasets import DATASETS, TRAIN_SPLIT_SIZE
 from bayes_sgd.logistic import lambda_grid
@@ -219,3 +221,67 @@ def check_config(config: dict[str, Any]) -> None:
             f"variants.paper: the stated protocol (the mlp: settings as they are) takes no overrides, "
             f"got {', '.join(sorted(paper))}; give the variant another name"
         )
+
+
+# --- configuration files ---------------------------------------------------------------------
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in the YAML (or JSON) file ``path``.
+
+    Raises :class:`ConfigError` naming the file, and for a syntax error the line and column
+    (Snakemake's own loader says only that *a* config file is not valid YAML).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the configuration file ({err.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err)
+        context = f" ({err.context})" if getattr(err, "context", None) else ""
+        raise ConfigError(f"{where}: YAML syntax error: {problem}{context}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a configuration file must hold a mapping of keys to values, not a {type(data).__name__}")
+    return data
+
+
+def merge_configs(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``override`` recursively, as Snakemake merges ``--configfile`` files."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merge_configs(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
+    return out
+
+
+def check_files(paths: list[str | Path]) -> dict[str, Any]:
+    """Load ``paths`` in order (each on top of the ones before), validate the result; return it."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        config = merge_configs(config, load_config_file(path))
+    return validate_config(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bayes_sgd.config [FILE ...]``: check configuration files as the workflow would
+    (default ``config/config.yaml``; later files on top of earlier ones, like ``--configfile``)."""
+    import sys
+
+    paths = (sys.argv[1:] if argv is None else argv) or ["config/config.yaml"]
+    try:
+        check_files(paths)
+    except ConfigError as err:
+        print(f"invalid configuration: {err}", file=sys.stderr)
+        return 1
+    print(f"valid: {' + '.join(map(str, paths))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
