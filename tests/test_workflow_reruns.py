@@ -215,6 +215,14 @@ def test_unrelated_key_plans_no_training(edit):
     assert not {job.rule for job in rest} & {"train_mlp", "collect_sgd_runs"}
 
 
+def module_name(path: str) -> str:
+    """The dotted name of a package module from its path (.../src/bayes_sgd/training/sgd.py:
+    bayes_sgd.training.sgd; a subpackage's __init__.py: the subpackage)."""
+    parts = Path(path).with_suffix("").parts
+    parts = parts[parts.index("bayes_sgd"):]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def rules_importing(module: str) -> set[str]:
     """The rules whose script imports bayes_sgd.<module>, directly or not (modulefinder)."""
     return {
@@ -232,8 +240,7 @@ def test_every_job_declares_exactly_the_modules_its_script_imports(copy):
     checked = set()
     for output, _date, rule, _log, inputs, *_ in lines:
         declared = sorted(
-            "bayes_sgd" + (f".{Path(p).stem}" if Path(p).stem != "__init__" else "")
-            for p in inputs.split(",") if "/bayes_sgd/" in p and p.endswith(".py")  # not the report templates
+            module_name(p) for p in inputs.split(",") if "/bayes_sgd/" in p and p.endswith(".py")  # not the report templates
         )
         assert declared == modulefinder_names(SCRIPTS_DIR / f"{scripts[rule][0]}.py"), (rule, output)
         checked.add(rule)
@@ -241,11 +248,12 @@ def test_every_job_declares_exactly_the_modules_its_script_imports(copy):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["sgd", "datasets"])
+@pytest.mark.parametrize("module", ["training.sgd", "data.datasets"])
 def test_editing_a_module_plans_exactly_the_jobs_that_import_it(edit, module):
-    """``sgd`` is the trainer; ``datasets`` is imported by the trainer only through ``sgd``."""
+    """``training.sgd`` is the trainer; ``data.datasets`` is imported by the trainer's script only
+    through other modules (the training inputs)."""
     workdir, snakefile = edit
-    source = snakefile.parent / "src" / "bayes_sgd" / f"{module}.py"
+    source = snakefile.parent / "src" / "bayes_sgd" / (module.replace(".", "/") + ".py")
     original, stat = source.read_text(), source.stat()
     every = counts(planned(workdir, snakefile, "--forceall"))
     try:
@@ -258,7 +266,7 @@ def test_editing_a_module_plans_exactly_the_jobs_that_import_it(edit, module):
     importing = rules_importing(module)
     assert "train_mlp" in importing
     direct = [job for job in jobs if "Updated input files" in job.reasons]
-    assert all(job.reasons["Updated input files"].endswith(f"{module}.py") for job in direct)
+    assert all(job.reasons["Updated input files"].endswith(source.relative_to(snakefile.parent).as_posix()) for job in direct)
     # Every job of every rule that imports the module is planned (Snakemake names the edited file
     # as the reason unless an upstream job already forces it) ...
     planned_counts = counts(jobs)
