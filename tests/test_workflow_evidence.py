@@ -10,7 +10,7 @@ import pytest
 from bayes_sgd import mlp_evidence as me
 from bayes_sgd.claims.registry import VERDICTS
 from bayes_sgd.tables import read_provenance, read_table
-from workflow_helpers import TINY_MLP, planned_jobs, snakemake, write_config
+from workflow_helpers import TINY_MLP, planned_jobs, run_workflow_once, snakemake, write_config
 
 SWEEP = {"momentum": 0.9, "l2": 0.0, "seeds": [0, 1]}
 TINY = {
@@ -38,10 +38,7 @@ N_RUNS = 12
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("evidence")
-    write_config(path, TINY)
-    snakemake(path, "--cores", "2", *TARGETS)
-    return path
+    return run_workflow_once(tmp_path_factory, "evidence", TINY, TARGETS)
 
 
 def test_dry_run_plans_one_evidence_job_per_run(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from bayes_sgd import claims
 from bayes_sgd.tables import read_provenance, read_table
-from workflow_helpers import REPO, TINY_MLP, dry_run, snakemake, write_config
+from workflow_helpers import REPO, TINY_MLP, dry_run, run_workflow_once, snakemake, write_config
 
 VARIANTS = {
     "dampened": {"momentum_form": "dampened"},
@@ -46,10 +46,7 @@ def variant_runs(protocol: str, eps: float = 0.5, full_batch_protocol: str | Non
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("variants")
-    write_config(workdir, TINY)
-    snakemake(workdir, "--cores", "2", timeout=600)
-    return workdir
+    return run_workflow_once(tmp_path_factory, "variants", TINY)
 
 
 def test_comparison_tables_figure_and_section(workdir):

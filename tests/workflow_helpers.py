@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import yaml
 
@@ -73,6 +74,33 @@ def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = Tru
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-6000:]}")
     return proc
+
+
+def run_workflow_once(
+    tmp_path_factory,
+    name: str,
+    overrides: dict,
+    targets: Sequence[str] = (),
+    *,
+    cores: int = 2,
+    timeout: float = 600,
+    before: Callable[[Path], None] | None = None,
+) -> Path:
+    """A new working directory (``tmp_path_factory.mktemp(name)``) with ``overrides`` as its
+    configuration (:func:`write_config`), after ``snakemake --cores <cores> <targets>`` (rule
+    ``all`` when no targets) has run there; return it.
+
+    The one body of the module-scoped ``workdir`` fixtures of the workflow tests, each of which
+    runs its own configuration once for the tests of its module. ``before(path)``, if given,
+    runs after the configuration is written and before the workflow (e.g. to check what a dry
+    run plans).
+    """
+    path = tmp_path_factory.mktemp(name)
+    write_config(path, overrides)
+    if before is not None:
+        before(path)
+    snakemake(path, "--cores", str(cores), *targets, timeout=timeout)
+    return path
 
 
 @dataclass
