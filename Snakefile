@@ -33,6 +33,7 @@ include: "workflow/rules/figures_sgd.smk"
 include: "workflow/rules/scaling.smk"
 include: "workflow/rules/evidence.smk"
 include: "workflow/rules/variants.smk"
+include: "workflow/rules/report.smk"
 
 
 # The stages the default target builds (config key targets; all of them by default).

@@ -1,5 +1,5 @@
 """What a training run costs: single-core time and peak memory, for cluster requests and the
-paper-cost estimate.
+paper-cost estimate; and the cluster requests of an evidence job.
 
 :class:`CostModel` estimates the single-core seconds of one ``train_mlp`` run of the
 ``n_inputs -> hidden_units -> n_classes`` network (float32)::
@@ -27,6 +27,11 @@ N = 50,000, B = 5,000).
 a floor, doubled with every attempt (``profiles/slurm`` resubmits a failed job once, e.g.
 after TIMEOUT or OUT_OF_MEMORY). The runtime adds a start-up allowance for a cluster node
 (Python, imports, reading the dataset table from a shared file system).
+
+:func:`compute_mlp_evidence_mem_mb` and :func:`compute_mlp_evidence_runtime_minutes` are the
+``mem_mb`` and ``runtime`` requests of one ``compute_mlp_evidence`` job (the evidence of one
+trained run): an estimate from measurements (their docstrings) times a safety factor, times the
+attempt.
 """
 
 from __future__ import annotations
@@ -146,3 +151,27 @@ def train_mlp_mem_mb(n_train: int, batch_size: int, arch: Architecture, attempt:
     """``mem_mb`` request: estimate x safety, rounded up to 100 MB, at least the floor, x attempt."""
     megabytes = MEM_SAFETY * train_mlp_megabytes(n_train, batch_size, arch)
     return max(MEM_FLOOR_MB, int(-(-megabytes // 100) * 100)) * int(attempt)
+
+
+def compute_mlp_evidence_mem_mb(n_train: int, exact_softmax_layer: bool, attempt: int = 1) -> int:
+    """``mem_mb`` request of one compute_mlp_evidence job: the estimate x 2, x attempt.
+
+    Measured on one core at H = 800, N = 1,000: about 1 GB for Python and the dataset table,
+    about 40 kB per training example (float64 inputs, hidden activations and the
+    Hessian-vector-product temporaries), and 1.1 GB more for the exact softmax-layer
+    eigenvalue problem (8,010 x 8,010, independent of N).
+    """
+    exact = 1200 if exact_softmax_layer else 0
+    return int(1000 + 0.04 * int(n_train) + exact) * 2 * int(attempt)
+
+
+def compute_mlp_evidence_runtime_minutes(n_train: int, exact_softmax_layer: bool, attempt: int = 1) -> int:
+    """``runtime`` request (minutes) of one compute_mlp_evidence job: a generous estimate x 3,
+    rounded up, x attempt.
+
+    Measured on one core at H = 800, N = 1,000: KFAC, Lanczos sharpness and B_simple take a few
+    seconds (linear in N); the exact softmax-layer eigenvalue problem (8,010 x 8,010,
+    independent of N) about 35 CPU-seconds.
+    """
+    minutes = 5 + 0.2 * int(n_train) / 1000 + (5 if exact_softmax_layer else 0)
+    return int(-(-3 * minutes // 1)) * int(attempt)

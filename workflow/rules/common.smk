@@ -1,5 +1,7 @@
-# Helpers shared by every rule file (configuration validation, the path of an MLP run, figure
-# paths and titles, the package modules declared as inputs), and input functions. No rules.
+# Helpers shared by every rule file (configuration validation, figure paths and titles, the
+# package modules declared as inputs), the names several rule files use (output folders, run sets,
+# wildcard patterns, the protocol variants), defined here once so that each rule file reads alone
+# after this one, and input functions. No rules.
 
 import functools
 import os
@@ -8,7 +10,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from bayes_sgd.data.datasets import FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
+from bayes_sgd.data.datasets import DATASETS, FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
 from bayes_sgd.config import ConfigError, validate_config
 from bayes_sgd.schema import schema_defaults
 from bayes_sgd.dependencies import script_inputs
@@ -31,6 +33,8 @@ MAIN_OPTIONS = variants.protocol_options(config["mlp"])
 def main_runs(runs):
     """``runs`` (bayes_sgd.sweeps.Run) of the main protocol, each in its protocol folder."""
     return [variants.run_protocol(r, MAIN_OPTIONS, STATED_PROTOCOL) for r in runs]
+
+
 SRC = Path(workflow.basedir) / "src" / "bayes_sgd"
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 CONDA_ENV = "../../envs/bayes_sgd.yaml"
@@ -60,6 +64,59 @@ def figure_paths(name):
 def figure_title(text):
     """A figure's title, naming the dataset it shows."""
     return f"{text} ({DATASET})"
+
+
+# --- names several rule files share ---
+
+# The output folders of the stages' tables.
+SGD_DIR = f"results/sgd/{DATASET}"
+SCALING_DIR = f"results/scaling/{DATASET}"
+EVIDENCE_DIR = f"results/evidence/{DATASET}"
+VARIANTS_DIR = f"results/variants/{DATASET}"
+SUMMARY_DIR = f"results/summary/{DATASET}"
+
+# Wildcard patterns: a dataset, a number as run paths write it (1, 0.1, 1e-06, 1e+06), a protocol
+# folder (bayes_sgd.variants.protocol_id).
+DATASET_PATTERN = "|".join(DATASETS)
+NUMBER = sweeps.NUMBER_PATTERN
+PROTOCOL_PATTERN = r"[A-Za-z0-9_.+-]+"
+
+# The wildcards of one MLP run's files (bayes_sgd.sweeps.run_path), and their constraints in
+# every rule that writes such a file (train_mlp, compute_mlp_evidence).
+RUN_WILDCARDS = "{dataset}/{protocol}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}"
+RUN_CONSTRAINTS = dict(
+    dataset=DATASET_PATTERN,
+    protocol=PROTOCOL_PATTERN,
+    n_train=r"\d+",
+    learning_rate=NUMBER,
+    momentum=NUMBER,
+    batch_size=r"\d+",
+    l2=NUMBER,
+    steps=r"\d+",
+    seed=r"\d+",
+)
+
+MLP = config["mlp"]
+# The seeded N-image training subset, shared by every run seed of that N.
+TRAINING_SUBSET = "results/subsets/{{dataset}}/N{{n_train}}_seed{subset_seed}.parquet".format(subset_seed=MLP["subset_seed"])
+# The gradient-noise tables of Figure 9 (its _samples and _summary tables).
+FIGURE_9 = MLP["figure_9"]
+FIGURE_9_TABLE = f"results/gradient_noise/{DATASET}/N{FIGURE_9['n_train']}_B{FIGURE_9['batch_size']}_s{FIGURE_9['seed']}"
+
+# The run sets: the main runs (bayes_sgd.sweeps.Run) of Figures 3, 4 and 8 (every batch size and
+# seed of mlp.figure_<k>) and of each scaling sweep (bayes_sgd.sweeps.SWEEPS: learning_rate,
+# Figure 5; n_train, Figure 6; momentum, Figure 7; every curve at each of its batch sizes and
+# seeds), the runs whose evidence is computed (Figure 4's and every sweep's), and the run tables
+# that collect_sgd_runs and analyse_scaling_sweep read.
+SWEEPS = sweeps.SWEEPS
+FIGURE_RUNS = {k: main_runs(sweeps.figure_runs(config["mlp"], [f"figure_{k}"])) for k in ("3", "4", "8")}
+SWEEP_RUNS = {sweep: main_runs(sweeps.sweep_runs(config["scaling"], sweep)) for sweep in SWEEPS}
+EVIDENCE_RUNS = sorted(set(FIGURE_RUNS["4"]).union(*SWEEP_RUNS.values()))
+SGD_FIGURE_RUNS = {k: [sweeps.run_path(DATASET, r) for r in runs] for k, runs in FIGURE_RUNS.items()}
+SCALING_RUNS = {sweep: [sweeps.run_path(DATASET, r) for r in runs] for sweep, runs in SWEEP_RUNS.items()}
+
+# The configured protocol variants (bayes_sgd.variants), by name.
+VARIANTS = variants.configured_variants(config, STATED_PROTOCOL)
 
 
 # --- data (workflow/rules/data.smk) ---
@@ -125,13 +182,6 @@ def train_mlp_mem_mb(wildcards, attempt):
 
 # --- scaling and report (workflow/rules/scaling.smk; report flags for every figure rule) ---
 
-SWEEPS = sweeps.SWEEPS
-
-
-def scaling_run_paths(sweep):
-    """The run tables of one scaling sweep: every curve at each of its batch sizes and seeds."""
-    return [sweeps.run_path(DATASET, r) for r in main_runs(sweeps.sweep_runs(config["scaling"], sweep))]
-
 
 def scaling_analysis_params(wildcards):
     """The settings of the optimum-batch-size analysis (the same for every sweep)."""
@@ -162,10 +212,6 @@ def report_figure(paths, caption, category):
 
 # --- evidence of the trained networks (workflow/rules/evidence.smk) ---
 
-from bayes_sgd.sweeps import figure_runs
-
-RUN_WILDCARDS = "{dataset}/{protocol}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}"
-
 
 def evidence_path(run):
     """The evidence table of one run (a bayes_sgd.sweeps.Run) of the configured dataset."""
@@ -183,38 +229,36 @@ def exact_softmax_layer(wildcards):
 def exact_softmax_runs():
     """The evidence tables of the runs that get the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
     exact = config["evidence"]["exact_softmax_layer"]
-    figure_4 = main_runs(figure_runs(config["mlp"], ["figure_4"]))
-    every = set(figure_4) | {r for s in SWEEPS for r in main_runs(sweeps.sweep_runs(config["scaling"], s))}
-    runs = {"none": [], "figure_4": figure_4, "all": every}[exact["runs"]]
+    runs = {"none": [], "figure_4": FIGURE_RUNS["4"], "all": EVIDENCE_RUNS}[exact["runs"]]
     return frozenset(evidence_path(r) for r in runs if exact["seeds"] is None or r.seed in exact["seeds"])
 
 
-# Cluster resources of one evidence job. Measured on one core at H = 800, N = 1,000: KFAC,
-# Lanczos sharpness and B_simple take a few seconds (linear in N); the exact softmax-layer
-# eigenvalue problem (8,010 x 8,010, independent of N) about 35 CPU-seconds and 1.1 GB. Memory:
-# about 1 GB for Python and the dataset table, and about 40 kB per training example (float64
-# inputs, hidden activations and the Hessian-vector-product temporaries).
+# Cluster resources of one evidence job: they grow with N and with the exact softmax-layer
+# evidence, and double with every attempt (bayes_sgd.resources holds the model).
 
 
 def evidence_mem_mb(wildcards, attempt):
-    """mem_mb of a compute_mlp_evidence job: the estimate above x 2, x attempt."""
-    exact = 1200 if exact_softmax_layer(wildcards) else 0
-    return int(1000 + 0.04 * int(wildcards.n_train) + exact) * 2 * attempt
+    """mem_mb of a compute_mlp_evidence job (bayes_sgd.resources.compute_mlp_evidence_mem_mb)."""
+    return resources.compute_mlp_evidence_mem_mb(int(wildcards.n_train), exact_softmax_layer(wildcards), attempt)
 
 
 def evidence_runtime(wildcards, attempt):
-    """runtime (minutes) of a compute_mlp_evidence job: a generous estimate x 3, x attempt."""
-    minutes = 5 + 0.2 * int(wildcards.n_train) / 1000 + (5 if exact_softmax_layer(wildcards) else 0)
-    return int(-(-3 * minutes // 1)) * attempt
+    """runtime (minutes) of a compute_mlp_evidence job (bayes_sgd.resources.compute_mlp_evidence_runtime_minutes)."""
+    return resources.compute_mlp_evidence_runtime_minutes(
+        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt
+    )
 
 
 # --- protocol variants (workflow/rules/variants.smk) ---
 
 
 def variant_claim_tables(wildcards):
-    """The claim tables of one variant (VARIANTS, variants.smk), by their bayes_sgd.claims.registry.TABLES names."""
+    """The claim tables of one variant (VARIANTS), by their bayes_sgd.claims.registry.TABLES names."""
     v = VARIANTS[wildcards.variant]
     return {name: f"{VARIANTS_DIR}/{v.name}/{file}" for name, file in variants.variant_table_files(v.sweeps).items()}
+
+
+# --- the claims report (workflow/rules/report.smk) ---
 
 
 def not_built_reason(stage):

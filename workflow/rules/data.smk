@@ -29,7 +29,7 @@ rule prepare_dataset:
     conda:
         CONDA_ENV
     wildcard_constraints:
-        dataset="mnist5k|mnist|fashion_mnist",
+        dataset=DATASET_PATTERN,
     threads: 1
     resources:
         mem_mb=2000,

@@ -4,11 +4,6 @@
 # the two evidence claims, and three figures drawn from that table.
 
 EVIDENCE = config["evidence"]
-EVIDENCE_DIR = f"results/evidence/{DATASET}"
-EVIDENCE_RUNS = sorted(
-    set(main_runs(figure_runs(config["mlp"], ["figure_4"])))
-    | {r for s in SWEEPS for r in main_runs(sweeps.sweep_runs(config["scaling"], s))}
-)
 
 
 rule compute_mlp_evidence:
@@ -38,18 +33,10 @@ rule compute_mlp_evidence:
     conda:
         CONDA_ENV
     wildcard_constraints:
-        dataset="mnist5k|mnist|fashion_mnist",
-        protocol=PROTOCOL_PATTERN,
-        n_train=r"\d+",
-        learning_rate=NUMBER,
-        momentum=NUMBER,
-        batch_size=r"\d+",
-        l2=NUMBER,
-        steps=r"\d+",
-        seed=r"\d+",
+        **RUN_CONSTRAINTS,
     threads: 1
     resources:
-        # scaled with N and doubled on a retry (evidence_mem_mb, evidence_runtime above)
+        # scaled with N and doubled on a retry (common.smk)
         mem_mb=evidence_mem_mb,
         runtime=evidence_runtime,
     script:
@@ -60,7 +47,7 @@ rule collect_mlp_evidence:
     input:
         runs=[evidence_path(r) for r in EVIDENCE_RUNS],
         # the same tables again: those of Figure 4's runs (marked figure_4 in the collected table)
-        figure_4=[evidence_path(r) for r in main_runs(figure_runs(config["mlp"], ["figure_4"]))],
+        figure_4=[evidence_path(r) for r in FIGURE_RUNS["4"]],
         code=code("collect_mlp_evidence"),
     output:
         evidence=f"{EVIDENCE_DIR}/evidence.parquet",

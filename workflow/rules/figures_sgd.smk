@@ -1,13 +1,6 @@
 # Stage 3, figures: the runs of Figures 3, 4 and 8 collected into one table per figure, and
 # Figures 3, 4, 8 and 9 drawn from those tables (plot: keys never rerun training).
 
-# The run tables of Figures 3, 4 and 8: every batch size and seed of mlp.figure_<k>.
-SGD_FIGURE_RUNS = {
-    k: [sweeps.run_path(DATASET, r) for r in main_runs(sweeps.figure_runs(config["mlp"], [f"figure_{k}"]))]
-    for k in ("3", "4", "8")
-}
-SGD_DIR = f"results/sgd/{DATASET}"
-
 
 rule collect_sgd_runs:
     input:
@@ -88,10 +81,6 @@ rule plot_figure_4:
         runtime=5,
     script:
         "../scripts/plot_figure_4.py"
-
-
-FIGURE_9 = config["mlp"]["figure_9"]
-FIGURE_9_TABLE = f"results/gradient_noise/{DATASET}/N{FIGURE_9['n_train']}_B{FIGURE_9['batch_size']}_s{FIGURE_9['seed']}"
 
 
 rule plot_figure_9:

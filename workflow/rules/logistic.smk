@@ -30,7 +30,7 @@ rule fit_logistic_regression:
     conda:
         CONDA_ENV
     wildcard_constraints:
-        dataset="mnist5k|mnist|fashion_mnist",
+        dataset=DATASET_PATTERN,
     threads: 1
     resources:
         mem_mb=4000,

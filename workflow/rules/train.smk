@@ -12,14 +12,6 @@
 
 from bayes_sgd.training.threads import training_threads
 
-NUMBER = sweeps.NUMBER_PATTERN  # a number as run paths write it: 1, 0.1, 1e-06, 1e+06
-PROTOCOL_PATTERN = r"[A-Za-z0-9_.+-]+"  # a protocol folder (bayes_sgd.variants.protocol_id)
-MLP = config["mlp"]
-
-
-# The seeded N-image training subset, shared by every run seed of that N.
-TRAINING_SUBSET = "results/subsets/{{dataset}}/N{{n_train}}_seed{subset_seed}.parquet".format(subset_seed=MLP["subset_seed"])
-
 
 rule train_mlp:
     input:
@@ -50,15 +42,7 @@ rule train_mlp:
     conda:
         CONDA_ENV
     wildcard_constraints:
-        dataset="mnist5k|mnist|fashion_mnist",
-        protocol=PROTOCOL_PATTERN,
-        n_train=r"\d+",
-        learning_rate=NUMBER,
-        momentum=NUMBER,
-        batch_size=r"\d+",
-        l2=NUMBER,
-        steps=r"\d+",
-        seed=r"\d+",
+        **RUN_CONSTRAINTS,
     # BLAS threads follow the batch size: 1 up to B = 1,999, then one per 1,000 examples of a
     # batch, at most mlp.max_threads (bayes_sgd.training.threads.training_threads); --cores caps it too
     threads: lambda wildcards: training_threads(int(wildcards.batch_size), MLP["max_threads"])
@@ -100,7 +84,7 @@ rule compute_gradient_noise:
     conda:
         CONDA_ENV
     wildcard_constraints:
-        dataset="mnist5k|mnist|fashion_mnist",
+        dataset=DATASET_PATTERN,
         n_train=r"\d+",
         batch_size=r"\d+",
         seed=r"\d+",

@@ -7,8 +7,18 @@
 # only its runs. The tables of a variant are built by the main rules (collect_sgd_runs,
 # analyse_scaling_sweep) reused for the variant's runs.
 
-VARIANTS = variants.configured_variants(config, STATED_PROTOCOL)
-VARIANTS_DIR = f"results/variants/{DATASET}"
+# The rules that `use rule` extends below, unless the Snakefile has included them already
+# (Snakemake does not skip a file included twice: it would define its rules again).
+if not rules.has("collect_sgd_runs"):
+
+    include: "figures_sgd.smk"
+
+
+if not rules.has("analyse_scaling_sweep"):
+
+    include: "scaling.smk"
+
+
 VARIANT_RECORDS = {name: v.record() for name, v in VARIANTS.items()}
 VARIANT_RUNS = {
     name: {
