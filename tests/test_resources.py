@@ -84,3 +84,16 @@ def test_thread_benchmark_prints_each_thread_count_against_one_thread():
     assert [(int(r[0]), int(r[1])) for r in rows] == [(50, 1), (80, 1)]
     assert all(float(r[2]) > 0 and r[3].strip() == "1.00" for r in rows)
     assert subprocess.run([sys.executable, str(script), "--threads", "100000"], capture_output=True, text=True).returncode != 0
+
+
+def test_evidence_requests_grow_with_n_and_the_exact_layer_and_double_per_attempt():
+    from bayes_sgd.resources import compute_mlp_evidence_mem_mb, compute_mlp_evidence_runtime_minutes
+
+    for request in (compute_mlp_evidence_mem_mb, compute_mlp_evidence_runtime_minutes):
+        small, large = request(1000, False), request(50000, False)
+        assert 0 < small < large
+        assert request(1000, True) > small  # the 8,010 x 8,010 eigenvalue problem
+        assert request(50000, True, attempt=2) == 2 * request(50000, True)
+    # the measured model (docstring): 1 GB + 40 kB per example (+1.2 GB exact), x 2 safety
+    assert compute_mlp_evidence_mem_mb(1000, False) == 2080
+    assert compute_mlp_evidence_mem_mb(1000, True) == 4480
