@@ -14,6 +14,7 @@ from bayes_sgd.scaling.curves import batch_size_curves
 from bayes_sgd.scaling.fits import sweep_fits as analysis_sweep_fits
 from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds
 from bayes_sgd.minibatch_gradients import normality_statistics
+from table_builders import log_parabola_final
 
 T = ClaimThresholds.defaults()
 GRID = [1, 3, 10, 30, 100, 300, 1000]
@@ -58,27 +59,10 @@ def curve_final(
     b_star=100.0, *, seeds=(0, 1, 2), noise=0.002, grid=GRID, rng=None, l2=0.0, fail_below=10, peak=0.93
 ):
     """Final rows of the Figure 4 curve: a log-parabola in B, failing (diverged) at B <= fail_below."""
-    rng = rng or np.random.default_rng(0)
-    rows = []
-    for b in grid:
-        for s in seeds:
-            acc = peak - 0.01 * (np.log(b) - np.log(b_star)) ** 2 + rng.normal(0, noise)
-            status = "diverged" if b <= fail_below else "ok"
-            rows.append(
-                dict(
-                    dataset="mnist5k",
-                    n_train=1000,
-                    learning_rate=1.0,
-                    momentum=0.9,
-                    l2=l2,
-                    steps=10000,
-                    batch_size=b,
-                    seed=s,
-                    test_accuracy=float(acc),
-                    status=status,
-                )
-            )
-    return pd.DataFrame(rows)
+    return log_parabola_final(
+        b_star, grid=grid, seeds=seeds, peak=peak, curvature=0.01, noise=noise,
+        rng=rng or np.random.default_rng(0), fail_below=fail_below, dataset="mnist5k", l2=l2,
+    )
 
 
 def curve(**kwargs):

@@ -11,6 +11,7 @@ from bayes_sgd.scaling.curves import batch_size_curves, scored_accuracy
 from bayes_sgd.scaling.fits import fit_of, fit_scaling, loglog_fit, scaling_points, sweep_fits
 from bayes_sgd.scaling.noise_scale import noise_scale
 from bayes_sgd.scaling.optimum import optimum_batch_sizes
+from table_builders import log_parabola_final
 
 GRID = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 CHANCE = 0.1  # scaling.diverged_accuracy of the tests
@@ -39,27 +40,10 @@ def synthetic_final(
     curvature=0.02,
 ):
     """Final rows of one curve with acc = peak - curvature (log B - log B*)^2 + noise."""
-    rows = []
-    for b in grid:
-        for s in seeds:
-            acc = peak - curvature * (np.log(b) - np.log(b_star)) ** 2
-            if noise:
-                acc += rng.normal(0.0, noise)
-            rows.append(
-                dict(
-                    dataset="synthetic",
-                    n_train=n_train,
-                    learning_rate=learning_rate,
-                    momentum=momentum,
-                    l2=0.0,
-                    steps=int(round(10000 / learning_rate)),
-                    batch_size=b,
-                    seed=s,
-                    test_accuracy=acc,
-                    status="ok",
-                )
-            )
-    return pd.DataFrame(rows)
+    return log_parabola_final(
+        b_star, grid=grid, seeds=seeds, peak=peak, curvature=curvature, noise=noise, rng=rng,
+        n_train=n_train, learning_rate=learning_rate, momentum=momentum, steps=int(round(10000 / learning_rate)),
+    )
 
 
 # ---- the noise scale ----------------------------------------------------------------------
