@@ -18,8 +18,23 @@ os.environ.update(
     )
 )
 
+# The default configuration, read first by the project's own loader so that a YAML error in it
+# names the file, line and column (Snakemake's loader says only that it is not valid YAML). A
+# file given with --configfile is read by Snakemake before this file runs: check it with
+# `bayes-sgd-check-config FILE` (README, Troubleshooting).
+DEFAULT_CONFIGFILE = "config/config.yaml"
+if os.path.exists(DEFAULT_CONFIGFILE):
+    from snakemake.exceptions import WorkflowError
 
-configfile: "config/config.yaml"
+    from bayes_sgd.config import ConfigError, load_config_file
+
+    try:
+        load_config_file(DEFAULT_CONFIGFILE)
+    except ConfigError as err:
+        raise WorkflowError(f"Invalid configuration file: {err}") from None
+
+
+configfile: DEFAULT_CONFIGFILE
 
 
 report: "workflow/report/workflow.rst"

@@ -10,7 +10,7 @@ import yaml
 
 from bayes_sgd.config import ConfigError, check_files, load_config_file, main, validate_config
 from bayes_sgd.schema import schema_defaults
-from workflow_helpers import DEFAULT_CONFIG, REPO, TINY_RUN, merge
+from workflow_helpers import DEFAULT_CONFIG, REPO, TINY_RUN, merge, snakemake
 
 DEFAULT = yaml.safe_load(DEFAULT_CONFIG.read_text())
 
@@ -158,6 +158,19 @@ def test_a_yaml_syntax_error_names_the_file_and_the_line(tmp_path):
     with pytest.raises(ConfigError, match=rf"^{bad}:3:15: YAML syntax error"):  # the second of several files
         check_files([DEFAULT_CONFIG, bad])
     assert main([str(DEFAULT_CONFIG), str(bad)]) == 1
+
+
+def test_the_workflow_names_the_line_of_a_yaml_error_in_its_default_configuration(tmp_path):
+    """The Snakefile reads its own configfile (config/config.yaml of the working directory) with
+    the project's loader first: the error names the file, line and column, before any job."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(DEFAULT_CONFIG.read_text() + "mlp: {hidden_units: 8\nseed: 1\n")
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    lines = DEFAULT_CONFIG.read_text().count("\n")
+    assert f"Invalid configuration file: config/config.yaml:{lines + 2}:" in proc.stdout, proc.stdout[-3000:]
+    assert "YAML syntax error" in proc.stdout
+    assert not (tmp_path / "results").exists()
 
 
 def test_a_configuration_file_that_is_not_a_mapping_names_the_file(tmp_path):
