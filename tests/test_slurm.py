@@ -238,9 +238,13 @@ def test_real_workflow_on_slurm_equals_a_local_run(tmp_path, slurm_cluster):
 
     # The cluster run spends most of its time waiting for the plugin's status checks: do the
     # local run meanwhile.
+    # Submitted from a process that may run on one CPU only: a cluster run is not held to the
+    # submitting machine's CPUs (bayes_sgd.local_cores caps local runs only), so the group
+    # below still asks SLURM for both runs' CPUs at once.
     console = tmp_path / "slurm_console.txt"
+    one_cpu = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     with open(console, "w") as out:
-        proc = subprocess.Popen(slurm_argv("--snakefile", str(SNAKEFILE), FIGURE_4), cwd=on_slurm,
+        proc = subprocess.Popen([*one_cpu, *slurm_argv("--snakefile", str(SNAKEFILE), FIGURE_4)], cwd=on_slurm,
                                 env=slurm_cluster.env, stdout=out, stderr=subprocess.STDOUT)
     try:
         snakemake(local, "--cores", "1", FIGURE_4, timeout=SNAKEMAKE_TIMEOUT_S)
@@ -248,6 +252,7 @@ def test_real_workflow_on_slurm_equals_a_local_run(tmp_path, slurm_cluster):
         proc.wait(timeout=SNAKEMAKE_TIMEOUT_S + 30)  # `timeout -s KILL` ends it before that
     done = subprocess.CompletedProcess(proc.args, proc.returncode, "", console.read_text())
     assert done.returncode == 0, explain(done, slurm_cluster)
+    assert "bayes-sgd: --cores" not in done.stderr  # no local core cap was applied
 
     # Compute jobs ran as SLURM jobs that completed; the two training runs in one group
     # submission; collection and plot (local rules) in snakemake's own process.

@@ -54,14 +54,17 @@ def write_config(workdir: Path, overrides: dict | None = None, base: Path = DEFA
     return config
 
 
-def snakemake(workdir: Path, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: float = 600, check: bool = True, wrapper: Sequence[str] = ()
+) -> subprocess.CompletedProcess:
     """``python -m snakemake`` on the repository's Snakefile with ``workdir`` as working directory.
 
-    Uses workdir/config/config.yaml (see :func:`write_config`). Returns the completed process
-    with stdout and stderr merged in ``.stdout``; raises with the output when ``check`` and the
-    exit status is not 0.
+    Uses workdir/config/config.yaml (see :func:`write_config`). ``wrapper`` goes before the
+    command (e.g. ``taskset -c 0``). Returns the completed process with stdout and stderr merged
+    in ``.stdout``; raises with the output when ``check`` and the exit status is not 0.
     """
     cmd = [
+        *wrapper,
         sys.executable, "-m", "snakemake",
         "--snakefile", str(SNAKEFILE),
         "--directory", str(workdir),

@@ -32,7 +32,8 @@ def script_logger(snakemake, name: str | None = None) -> logging.Logger:
     logger = logging.getLogger(name or snakemake.rule)
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
-    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    # milliseconds: the start and end of jobs that ran at once can be told apart
+    fmt = logging.Formatter("%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     handlers = [logging.StreamHandler(sys.stderr)]
     if len(snakemake.log):
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))

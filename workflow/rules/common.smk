@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from bayes_sgd.data.datasets import DATASETS, FASHION_MNIST_SHA256, IDX_FILES, MNIST_SHA256, mnist5k_path
 from bayes_sgd.config import ConfigError, validate_config
 from bayes_sgd.schema import schema_defaults
 from bayes_sgd.dependencies import script_inputs
-from bayes_sgd import resources, sweeps, variants
+from bayes_sgd import local_cores, resources, sweeps, variants
 
 # Every check of the configuration, and its defaults, in one place (bayes_sgd.config), before
 # any rule is built; an error names the dotted key.
@@ -22,6 +23,17 @@ try:
     validate_config(config)  # against the schema shipped inside the package (bayes_sgd.schema)
 except ConfigError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
+
+# A local run uses at most the cores this machine lets it run on (or config key local_cpus),
+# whatever --cores says: Snakemake then starts no more single-threaded jobs than that at once
+# and caps every job's threads to it (bayes_sgd.local_cores). Not a cluster run (an executor
+# such as slurm submits jobs to other machines: --jobs sets _nodes there, and its dry runs keep
+# the cluster's threads), and not inside a job (a cluster job's own snakemake process).
+if workflow.is_main_process and workflow.local_exec and workflow.global_resources["_nodes"].value is None:
+    LOCAL_CORES, _note = local_cores.local_core_budget(workflow.global_resources["_cores"].value, config["local_cpus"])
+    if _note:
+        logger.info(_note)
+    workflow.global_resources["_cores"] = LOCAL_CORES
 
 DATASET = config["dataset"]
 # The stated protocol (the schema's defaults of the protocol options) and the main runs' options:
