@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from bayes_sgd.config import train_pool_size, validate_config  # noqa: E402
+from bayes_sgd.config import test_set_size, train_pool_size, validate_config  # noqa: E402
 from bayes_sgd.schema import schema_defaults  # noqa: E402
 from bayes_sgd.variants import (  # noqa: E402
     configured_variants,
@@ -51,7 +51,6 @@ from bayes_sgd.resources import CostModel, estimate_cost  # noqa: E402
 from bayes_sgd.sweeps import SWEEPS, figure_runs, sweep_runs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_SET_SIZE = {"mnist": 10000, "fashion_mnist": 10000}
 
 
 def load_config(path: Path) -> dict:
@@ -127,7 +126,7 @@ def main() -> None:
 
     config = load_config(Path(args.config))
     dataset = config["dataset"]
-    n_test = 10 * config["data"]["mnist5k_test_per_class"] if dataset == "mnist5k" else TEST_SET_SIZE[dataset]
+    n_test = test_set_size(config)
     model = measure_cost_model() if args.measure else CostModel()
     groups = run_groups(config)
     table = estimate_cost(groups, model, n_test=n_test, eval_points=config["mlp"]["eval_points"])

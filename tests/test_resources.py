@@ -97,3 +97,48 @@ def test_evidence_requests_grow_with_n_and_the_exact_layer_and_double_per_attemp
     # the measured model (docstring): 1 GB + 40 kB per example (+1.2 GB exact), x 2 safety
     assert compute_mlp_evidence_mem_mb(1000, False) == 2080
     assert compute_mlp_evidence_mem_mb(1000, True) == 4480
+
+
+def write_benchmark(folder: Path, run_file: str, cpu_time: float, wall: float) -> None:
+    """One Snakemake ``benchmark:`` file (its header and one repeat)."""
+    path = folder / run_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time"
+    path.write_text(f"{header}\n{wall}\t0:00:{int(wall):02d}\t100\t200\t90\t95\t0\t1\t90.0\t{cpu_time}\n")
+
+
+def test_benchmark_ratios_read_the_run_from_the_path_and_compare_cpu_time_with_the_model(tmp_path):
+    model = CostModel()
+    small = Run(n_train=1000, learning_rate=1.0, momentum=0.9, batch_size=10, l2=0.0, steps=2000, seed=0)
+    large = Run(n_train=1000, learning_rate=0.1, momentum=0.9, batch_size=1000, l2=0.0, steps=500, seed=1, protocol="class_mean")
+    expected = {r: model.run_seconds(r, n_test=500, eval_points=5) for r in (small, large)}
+    folder = tmp_path / "train_mlp"
+    write_benchmark(folder, "mnist5k/paper/N1000/eps1_m0.9_B10_l20_T2000_s0.tsv", 2 * expected[small], expected[small])
+    write_benchmark(folder, "mnist5k/class_mean/N1000/eps0.1_m0.9_B1000_l20_T500_s1.tsv", 4 * expected[large], expected[large])
+    (folder / "notes.txt").write_text("not a benchmark")
+    table = resources.benchmark_cost_ratios(folder, model, n_test=500, eval_points=5)
+    assert len(table) == 2
+    by_batch = table.set_index("batch_size")
+    assert by_batch.loc[10, "cpu_ratio"] == pytest.approx(2.0)
+    assert by_batch.loc[1000, "cpu_ratio"] == pytest.approx(4.0)
+    assert by_batch.loc[1000, "protocol"] == "class_mean" and by_batch.loc[1000, "learning_rate"] == 0.1
+    assert by_batch.loc[10, "wall_s"] == pytest.approx(expected[small])
+
+
+def test_the_ratio_script_prints_the_median_of_a_run(tmp_path):
+    folder = tmp_path / "train_mlp"
+    model = CostModel()
+    for seed, factor in enumerate((1.0, 3.0, 5.0)):
+        run = Run(n_train=1000, learning_rate=1.0, momentum=0.9, batch_size=10, l2=0.0, steps=2000, seed=seed)
+        seconds = model.run_seconds(run, n_test=500, eval_points=12)
+        write_benchmark(folder, f"mnist5k/paper/N1000/eps1_m0.9_B10_l20_T2000_s{seed}.tsv", factor * seconds, seconds)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "cost_model_ratio.py"
+    config = tmp_path / "run.yaml"  # the run's test set (500 images) and evaluations (12)
+    config.write_text("data: {mnist5k_test_per_class: 50}\nmlp: {eval_points: 12}\n")
+    out = subprocess.run(
+        [sys.executable, str(script), "--config", str(config), "--benchmarks", str(folder)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "3 train_mlp jobs" in out and "median 3.00x" in out and "min 1.00, max 5.00" in out, out
+    missing = subprocess.run([sys.executable, str(script), "--benchmarks", str(tmp_path / "none")], capture_output=True, text=True)
+    assert missing.returncode == 1 and "no benchmark folder" in missing.stderr

@@ -24,7 +24,7 @@ import math
 import jsonschema
 import yaml
 
-from bayes_sgd.data.datasets import DATASETS, TRAIN_SPLIT_SIZE
+from bayes_sgd.data.datasets import DATASETS, TEST_SPLIT_SIZE, TRAIN_SPLIT_SIZE
 from bayes_sgd.logistic import lambda_grid
 from bayes_sgd.schema import SCHEMA_PATH, fill_defaults, load_schema
 from bayes_sgd.sweeps import SWEEPS, steps_for_learning_rate
@@ -92,6 +92,14 @@ def train_pool_size(config: dict[str, Any]) -> int:
     if dataset == "mnist5k":
         return (MNIST5K_PER_CLASS - config["data"]["mnist5k_test_per_class"]) * MNIST5K_CLASSES
     return TRAIN_SPLIT_SIZE[dataset]
+
+
+def test_set_size(config: dict[str, Any]) -> int:
+    """Number of test images an MLP run of the configured dataset evaluates (the cost model's n_test)."""
+    dataset = config["dataset"]
+    if dataset == "mnist5k":
+        return MNIST5K_CLASSES * config["data"]["mnist5k_test_per_class"]
+    return TEST_SPLIT_SIZE[dataset]
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:

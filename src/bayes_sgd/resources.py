@@ -32,12 +32,17 @@ after TIMEOUT or OUT_OF_MEMORY). The runtime adds a start-up allowance for a clu
 ``mem_mb`` and ``runtime`` requests of one ``compute_mlp_evidence`` job (the evidence of one
 trained run): an estimate from measurements (their docstrings) times a safety factor, times the
 attempt.
+
+:func:`benchmark_cost_ratios` compares the CPU time of finished ``train_mlp`` jobs (their
+``benchmarks/train_mlp/`` files) with the model, so a run can be checked against it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -175,3 +180,40 @@ def compute_mlp_evidence_runtime_minutes(n_train: int, exact_softmax_layer: bool
     """
     minutes = 5 + 0.2 * int(n_train) / 1000 + (5 if exact_softmax_layer else 0)
     return int(-(-3 * minutes // 1)) * int(attempt)
+
+
+#: A ``train_mlp`` job benchmark's path below ``benchmarks/train_mlp/`` (the rule's wildcards,
+#: bayes_sgd.sweeps.run_path).
+BENCHMARK_PATH = re.compile(
+    r"(?P<dataset>[^/]+)/(?P<protocol>[^/]+)/N(?P<n_train>\d+)/eps(?P<learning_rate>[^_]+)_m(?P<momentum>[^_]+)"
+    r"_B(?P<batch_size>\d+)_l2(?P<l2>[^_]+)_T(?P<steps>\d+)_s(?P<seed>\d+)\.tsv$"
+)
+
+
+def benchmark_cost_ratios(
+    benchmark_dir: Path, model: CostModel, *, n_test: int, eval_points: int, architecture: Architecture = PAPER_ARCHITECTURE
+) -> pd.DataFrame:
+    """Measured against estimated cost of every ``train_mlp`` job benchmark under ``benchmark_dir``
+    (``benchmarks/train_mlp``, Snakemake's ``benchmark:`` files): one row per job with its run's
+    wildcards, ``cpu_s`` and ``wall_s`` (the benchmark's ``cpu_time`` and ``s``), ``model_s``
+    (:meth:`CostModel.run_seconds`) and ``cpu_ratio = cpu_s / model_s``. A ratio well above 1 means
+    the job paid for something the model does not (time-slicing with other jobs, threads the
+    machine does not have); ``scripts/cost_model_ratio.py`` prints the summary."""
+    rows = []
+    for path in sorted(Path(benchmark_dir).rglob("*.tsv")):
+        match = BENCHMARK_PATH.search(path.relative_to(benchmark_dir).as_posix())
+        if match is None:
+            continue
+        fields = match.groupdict()
+        run = Run(
+            n_train=int(fields["n_train"]), learning_rate=float(fields["learning_rate"]),
+            momentum=float(fields["momentum"]), batch_size=int(fields["batch_size"]), l2=float(fields["l2"]),
+            steps=int(fields["steps"]), seed=int(fields["seed"]), protocol=fields["protocol"],
+        )
+        measured = pd.read_csv(path, sep="\t").iloc[-1]  # the last repeat
+        model_s = model.run_seconds(run, n_test=n_test, eval_points=eval_points, architecture=architecture)
+        rows.append(dict(
+            dataset=fields["dataset"], **asdict(run), cpu_s=float(measured["cpu_time"]),
+            wall_s=float(measured["s"]), model_s=model_s, cpu_ratio=float(measured["cpu_time"]) / model_s,
+        ))
+    return pd.DataFrame(rows)

@@ -58,6 +58,8 @@ MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 #: Number of training-split images of each source (after mnist5k's default hold-out this is
 #: the pool size; :func:`train_pool_size` computes it from the configuration).
 TRAIN_SPLIT_SIZE = {"mnist": 60_000, "fashion_mnist": 60_000}
+#: Number of test-split images of each source (an MLP run of these datasets evaluates all of them).
+TEST_SPLIT_SIZE = {"mnist": 10_000, "fashion_mnist": 10_000}
 
 
 @dataclass(frozen=True)
