@@ -139,17 +139,23 @@ def test_overview_says_where_figures_3_4_8_and_the_scaling_rules_hold():
         "a": claims_rows({cid: claims.HOLDS for cid in figs}),
         "b": claims_rows({**{cid: claims.HOLDS for cid in figs}, momentum: claims.DOES_NOT_HOLD}),
         "c": claims_rows({**{cid: claims.HOLDS for cid in figs}, momentum: claims.HOLDS}),
+        # undecided is neither a pass nor a failure: it is reported as such, not as a failing claim
+        "d": claims_rows({**{cid: claims.HOLDS for cid in figs}, figs[0]: claims.UNDECIDED, momentum: claims.UNDECIDED}),
     }
+    records["d"] = {"protocol": "d", "description": "d", "learning_rate_scale": 1.0}
     verdicts = variants.verdict_table(tables, records)
     assert len(verdicts) == sum(len(t) for t in tables.values())
     overview = variants.variant_overview(verdicts).set_index("variant")
-    assert list(overview["figures_3_4_8"]) == [claims.DOES_NOT_HOLD, claims.HOLDS, claims.HOLDS, claims.HOLDS]
-    assert list(overview["scaling"]) == [claims.NOT_MEASURED, claims.NOT_MEASURED, claims.DOES_NOT_HOLD, claims.HOLDS]
+    assert list(overview["figures_3_4_8"]) == [claims.DOES_NOT_HOLD, claims.HOLDS, claims.HOLDS, claims.HOLDS, claims.UNDECIDED]
+    assert list(overview["scaling"]) == [
+        claims.NOT_MEASURED, claims.NOT_MEASURED, claims.DOES_NOT_HOLD, claims.HOLDS, claims.UNDECIDED
+    ]
+    assert overview.loc["d", "failing_claims"] == ""
     assert overview.loc["paper", "failing_claims"] == figs[0]
 
     context = variants_context(dataset="mnist5k", overview=overview.reset_index(), verdicts=verdicts, seeds=[0])
     assert context["headline"] == {"hold": ["a", "b", "c"], "scaling_hold": ["c"], "scaling_fail": ["b"],
-                                   "scaling_unmeasured": ["a"]}
+                                   "scaling_undecided": [], "scaling_unmeasured": ["a"]}
     markdown = render_variants_markdown(context)
     assert "## Protocol variants on mnist5k" in markdown and f"m {momentum}" in markdown
     assert "hold (every claim of those figures holds) under: a, b, c" in markdown

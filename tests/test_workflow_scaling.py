@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from bayes_sgd import claims
+from bayes_sgd.claims.registry import VERDICTS
 from bayes_sgd.config import sweep_problems, train_pool_size, validate_config
 from bayes_sgd.resources import CostModel, estimate_cost
 from bayes_sgd.sweeps import Run, figure_runs, sweep_runs
@@ -309,8 +310,12 @@ def test_readme_results_table_is_generated_from_the_claims_table(workdir, tmp_pa
         [sys.executable, str(REPO / "scripts" / "readme_results.py"), str(claims_path), "--readme", str(readme)],
         capture_output=True, text=True, timeout=120, check=True,
     )
-    lines = proc.stdout.splitlines()
+    lines = proc.stdout.split("\n\n")[0].splitlines()
     assert "Measured on mnist5k" in lines[0] and len(lines) == 2 + len(table)
+    counts = table["verdict"].value_counts()
+    assert proc.stdout.endswith(
+        "\n\nVerdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".\n"
+    )
     for line, (_, row) in zip(lines[2:], table.iterrows()):
         cells = [c.strip() for c in line.strip("|").split(" | ")]
         assert cells[0] == row["figure"].removeprefix("Fig. ") and cells[-1] == row["verdict"]

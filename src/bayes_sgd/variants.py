@@ -33,7 +33,9 @@ from typing import Any
 
 import pandas as pd
 
-from bayes_sgd.claims.registry import CLAIMS, DOES_NOT_HOLD, HOLDS, NOT_MEASURED, ClaimThresholds, evaluate_claims
+from bayes_sgd.claims.registry import (
+    CLAIMS, DOES_NOT_HOLD, NOT_MEASURED, ClaimThresholds, combine_verdicts, evaluate_claims,
+)
 from bayes_sgd.sweeps import Run, figure_runs, format_number, sweep_curves, sweep_runs
 
 #: The protocol options of ``mlp:`` (and of a variant), in the order protocol ids list them.
@@ -246,13 +248,10 @@ def verdict_table(claims: Mapping[str, pd.DataFrame], variants: Mapping[str, Map
 
 
 def _all_hold(verdicts: pd.Series) -> str:
-    """``holds`` if every verdict holds, ``does not hold`` if one was measured and failed,
-    else ``not measured``."""
-    if len(verdicts) and (verdicts == HOLDS).all():
-        return HOLDS
-    if (verdicts == DOES_NOT_HOLD).any():
-        return DOES_NOT_HOLD
-    return NOT_MEASURED
+    """``holds`` if every verdict holds, ``does not hold`` if one was measured and failed, else
+    ``undecided`` if one is undecided, else ``not measured``
+    (:func:`bayes_sgd.claims.registry.combine_verdicts`)."""
+    return combine_verdicts(list(verdicts))
 
 
 def variant_overview(verdicts: pd.DataFrame) -> pd.DataFrame:

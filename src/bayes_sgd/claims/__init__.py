@@ -18,6 +18,7 @@ from bayes_sgd.claims.registry import (  # noqa: F401
     HOLDS,
     NOT_MEASURED,
     TABLES,
+    UNDECIDED,
     VERDICTS,
     PAPER_THRESHOLDS,
     Claim,

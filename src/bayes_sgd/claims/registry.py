@@ -7,7 +7,10 @@ from the ``scaling.claims`` section of the configuration schema), and a function
 tables to a :class:`ClaimResult`: the measured value as text and a verdict, one of
 
 * ``"holds"``: the criterion is met;
-* ``"does not hold"``: it was measured and the criterion is not met;
+* ``"does not hold"``: it was measured and the measurement excludes the paper's statement;
+* ``"undecided"``: it was measured, but the measurement cannot exclude either the statement or
+  its negation (an interval that straddles a bound of the criterion, a gap within the seed
+  noise): more seeds or grid points would decide it;
 * ``"not measured in this configuration"``: an input table is missing, or the configuration
   does not reach the claim's regime (e.g. no ``N`` above 20,000 on the 5,000-image dataset,
   or too few usable optima for a fit).
@@ -36,8 +39,6 @@ holds) and a path in the ``summarise_claims`` rule's input; a new threshold gets
 under ``scaling.claims`` in the schema (with its default and description) and a field in
 :class:`ClaimThresholds`. Claims are reported in registration order.
 """
-
-from __future__ import annotations
 
 from __future__ import annotations
 
@@ -71,8 +72,9 @@ PAPER_THRESHOLDS = "scaling.claims"
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
+UNDECIDED = "undecided"
 NOT_MEASURED = "not measured in this configuration"
-VERDICTS = (HOLDS, DOES_NOT_HOLD, NOT_MEASURED)
+VERDICTS = (HOLDS, DOES_NOT_HOLD, UNDECIDED, NOT_MEASURED)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,41 @@ def spread(*stds: float) -> float:
 
 def clearly_better(gap: float, bar: float) -> bool:
     return bool(gap > bar)
+
+
+def gap_verdict(gap: float, bar: float) -> str:
+    """The verdict on "clearly better" for a gap in mean accuracy and its bar: holds above the bar,
+    does not hold below minus the bar (clearly worse), undecided within the noise."""
+    if gap > bar:
+        return HOLDS
+    if gap < -bar:
+        return DOES_NOT_HOLD
+    return UNDECIDED
+
+
+def interval_verdict(low: float, high: float, lower: float, upper: float) -> str:
+    """The verdict on "the quantity lies in [lower, upper]" from its interval [low, high]:
+    holds if the interval lies inside (it excludes the negation), does not hold if it lies
+    wholly outside (it excludes the statement), undecided if it straddles a bound."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return UNDECIDED
+    if lower <= low and high <= upper:
+        return HOLDS
+    if high < lower or low > upper:
+        return DOES_NOT_HOLD
+    return UNDECIDED
+
+
+def combine_verdicts(verdicts: Sequence[str]) -> str:
+    """The verdict of "every part holds": does not hold if one part does not, else undecided if
+    one part is undecided, else holds (no parts: not measured)."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return NOT_MEASURED
+    for verdict in (DOES_NOT_HOLD, UNDECIDED, NOT_MEASURED):
+        if verdict in verdicts:
+            return verdict
+    return HOLDS
 
 
 

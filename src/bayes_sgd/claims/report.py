@@ -20,7 +20,9 @@ import pandas as pd
 from markupsafe import Markup
 
 from bayes_sgd.claims.formatting import number, percent
-from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, TABLES, VERDICTS, ClaimResult, ClaimThresholds
+from bayes_sgd.claims.registry import (
+    DOES_NOT_HOLD, HOLDS, NOT_MEASURED, TABLES, UNDECIDED, VERDICTS, ClaimResult, ClaimThresholds,
+)
 from bayes_sgd.sweeps import get_sweep
 
 _ENVIRONMENT = jinja2.Environment(
@@ -222,9 +224,16 @@ def results_table(claims_table: pd.DataFrame, dataset: str) -> pd.DataFrame:
     )
 
 
+def verdict_counts_line(claims_table: pd.DataFrame) -> str:
+    """How many claims of a ``claims.parquet`` have each verdict, as one sentence."""
+    counts = claims_table["verdict"].value_counts()
+    return "Verdicts: " + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS) + "."
+
+
 def results_markdown(claims_table: pd.DataFrame, dataset: str) -> str:
-    """:func:`results_table` as a Markdown pipe table."""
-    return _markdown_cells(results_table(claims_table, dataset)).to_markdown(index=False, tablefmt="pipe") + "\n"
+    """:func:`results_table` as a Markdown pipe table, then :func:`verdict_counts_line`."""
+    table = _markdown_cells(results_table(claims_table, dataset)).to_markdown(index=False, tablefmt="pipe")
+    return f"{table}\n\n{verdict_counts_line(claims_table)}\n"
 
 
 # --- the protocol-variant comparison (bayes_sgd.variants) ---------------------------------------
@@ -261,6 +270,7 @@ def variants_context(
             hold=names(hold),
             scaling_hold=names(hold.loc[hold["scaling"] == HOLDS]),
             scaling_fail=names(hold.loc[hold["scaling"] == DOES_NOT_HOLD]),
+            scaling_undecided=names(hold.loc[hold["scaling"] == UNDECIDED]),
             scaling_unmeasured=names(hold.loc[hold["scaling"] == NOT_MEASURED]),
         ),
         overview=_overview_frame(overview).assign(**{"Protocol folder": overview["protocol"]})[

@@ -8,12 +8,13 @@ import pandas as pd
 from bayes_sgd.claims.formatting import percent
 from bayes_sgd.claims.registry import (
     DOES_NOT_HOLD,
-    HOLDS,
     ClaimResult,
     ClaimThresholds,
     claim,
-    clearly_better,
     clearly_better_criterion,
+    combine_verdicts,
+    gap_verdict,
+    interval_verdict,
     missing,
     result,
     spread,
@@ -38,18 +39,20 @@ def _fit_row(fits: pd.DataFrame, min_x: float | None) -> pd.Series | None:
 def _claim_proportional(
     cid: str, sweep: str, fits: pd.DataFrame | None, t: ClaimThresholds, min_x=None
 ) -> ClaimResult:
-    """Fitted log-log slope of the interior optima b_opt against the sweep's x within 1 +- tol,
-    its t-interval above 0; read from the sweep's fits table (:func:`bayes_sgd.scaling.noise_scale.sweep_fits`),
+    """The log-log slope of the interior optima b_opt against the sweep's x, judged by its
+    t-interval against 1 +- tol (:func:`~bayes_sgd.claims.registry.interval_verdict`: inside
+    holds, wholly outside does not hold, straddling is undecided); read from the sweep's fits table (:func:`bayes_sgd.scaling.noise_scale.sweep_fits`),
     the fit over ``x >= min_x`` where a bound is given."""
     label = get_sweep(sweep).x_symbol
     region = f" over {label} >= {min_x:g}" if min_x is not None else ""
     row = None if fits is None or len(fits) == 0 else _fit_row(fits, min_x)
     level = f"{100 * float(row['confidence']):g}% " if row is not None and np.isfinite(row["confidence"]) else ""
+    lower, upper = 1.0 - t.slope_tolerance, 1.0 + t.slope_tolerance
     criterion = (
         f"log-log OLS slope of refined B_opt against {label}{region} (interior optima only, >= "
-        f"{t.min_fit_points} of them, spanning a factor >= {t.min_fit_span:g}) "
-        f"within 1 +- {t.slope_tolerance:g}, "
-        f"{level}t-interval of the slope above 0"
+        f"{t.min_fit_points} of them, spanning a factor >= {t.min_fit_span:g}): holds if its "
+        f"{level}t-interval lies within 1 +- {t.slope_tolerance:g} ([{lower:g}, {upper:g}]), does not hold "
+        "if it lies wholly outside, undecided if it straddles a bound"
     )
     if fits is None or len(fits) == 0:
         return missing(cid, criterion, "no fits table for this sweep")
@@ -66,8 +69,8 @@ def _claim_proportional(
         f"slope {row['slope']:.2f} [{row['slope_low']:.2f}, {row['slope_high']:.2f}] from {n_points} optima, "
         f"{label} from {row['x_min']:g} to {row['x_max']:g}{note}"
     )
-    ok = abs(row["slope"] - 1.0) <= t.slope_tolerance and row["slope_low"] > 0
-    return result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+    verdict = interval_verdict(float(row["slope_low"]), float(row["slope_high"]), lower, upper)
+    return result(cid, criterion, measured, verdict)
 
 
 @claim(
@@ -88,15 +91,21 @@ def claim_optimum_proportional_to_learning_rate(fits: pd.DataFrame | None, t: Cl
     inputs=('learning_rate_optima',),
 )
 def claim_peak_accuracy_falls(optima: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
-    """Figure 5a: every eps > stable has a peak accuracy clearly below the best peak at eps <= stable.
+    """Figure 5a: the peak accuracy holds up to eps of about ``stable`` and drops above it.
 
-    The peak of a curve is its best seed-mean accuracy on the grid (``best_accuracy``).
+    Holds if every eps > stable has a peak clearly below the best peak at eps <= stable, and the
+    largest eps <= stable still trains (its peak less than ``failure_gap`` below that best): the
+    drop is at about ``stable``, not below it. The peak of a curve is its best seed-mean accuracy
+    on the grid (``best_accuracy``).
     """
     cid = "peak_accuracy_falls_at_large_learning_rate"
     criterion = (
         f"best seed-mean accuracy of every curve with eps > {t.stable_learning_rate:g} "
         "clearly below the best "
-        f"among eps <= {t.stable_learning_rate:g}; " + clearly_better_criterion(t)
+        f"among eps <= {t.stable_learning_rate:g} (undecided if one is within the noise of it, does "
+        "not hold if one is clearly above), and the largest eps <= "
+        f"{t.stable_learning_rate:g} still trains (its peak less than {100 * t.failure_gap:.0f} points "
+        "below that best); " + clearly_better_criterion(t)
     )
     if optima is None or len(optima) == 0:
         return missing(cid, criterion, "no optimum table for the learning-rate sweep")
@@ -105,22 +114,26 @@ def claim_peak_accuracy_falls(optima: pd.DataFrame | None, t: ClaimThresholds) -
     if len(low) == 0 or len(high) == 0:
         return missing(cid, criterion, f"need learning rates on both sides of {t.stable_learning_rate:g}")
     ref = low.loc[low[OPTIMA_BEST_ACCURACY].idxmax()]
-    ok = all(
-        clearly_better(
+    edge = low.loc[low[OPTIMA_LEARNING_RATE].astype(float).idxmax()]  # the largest stable eps
+    edge_trains = float(ref[OPTIMA_BEST_ACCURACY] - edge[OPTIMA_BEST_ACCURACY]) < t.failure_gap
+    verdict = DOES_NOT_HOLD if not edge_trains else combine_verdicts([
+        gap_verdict(
             float(ref[OPTIMA_BEST_ACCURACY] - r[OPTIMA_BEST_ACCURACY]),
             max(spread(ref[OPTIMA_BEST_STD], r[OPTIMA_BEST_STD]), t.min_gap),
         )
         for _, r in high.iterrows()
-    )
+    ])
     parts = ", ".join(
         f"eps = {r[OPTIMA_LEARNING_RATE]:g}: {percent(r[OPTIMA_BEST_ACCURACY])}"
         for _, r in high.sort_values(OPTIMA_LEARNING_RATE).iterrows()
     )
     measured = (
         f"best peak at eps <= {t.stable_learning_rate:g}: {percent(ref[OPTIMA_BEST_ACCURACY])} "
-        f"(eps = {ref[OPTIMA_LEARNING_RATE]:g}); {parts}"
+        f"(eps = {ref[OPTIMA_LEARNING_RATE]:g}); largest eps <= {t.stable_learning_rate:g}: "
+        f"eps = {edge[OPTIMA_LEARNING_RATE]:g}, {percent(edge[OPTIMA_BEST_ACCURACY])} "
+        f"({'trains' if edge_trains else 'fails to train'}); {parts}"
     )
-    return result(cid, criterion, measured, HOLDS if ok else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, verdict)
 
 
 
