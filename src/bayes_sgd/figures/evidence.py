@@ -11,7 +11,10 @@ the aggregated evidence table (rule collect_mlp_evidence) and the sweeps' optimu
   over its trained runs, range as a bar) against its measured optimum batch size.
 
 Runs that failed to train (:func:`bayes_sgd.mlp_evidence.trained_mask`) are drawn as grey
-crosses and kept out of every statistic; each figure says how many there are.
+crosses at their own values and kept out of every statistic; a diverged run has no evidence (or
+no accuracy) to draw, so it is marked on the bottom edge of the axes at its batch size (or not
+drawn, where its accuracy is missing), never at a made-up value; each figure says how many
+there are.
 """
 
 from __future__ import annotations
@@ -55,7 +58,12 @@ def plot_evidence_vs_batch_size(table: pd.DataFrame, *, method: str, prior, fail
         ax.plot(good["batch_size"], good[EVIDENCE_COLUMN], ".", color="C3", alpha=0.5)
     bad = rows[~rows["trained"]]
     if len(bad):
-        ax.plot(bad["batch_size"], np.zeros(len(bad)), **FAILED_STYLE, label=f"failed to train ({len(bad)})")
+        drawn = bad[np.isfinite(bad[EVIDENCE_COLUMN])]
+        ax.plot(drawn["batch_size"], drawn[EVIDENCE_COLUMN], **FAILED_STYLE, label=f"failed to train ({len(drawn)})")
+        no_value = bad[~np.isfinite(bad[EVIDENCE_COLUMN])]
+        if len(no_value):  # at their B, on the axes' bottom edge (axes coordinates): no evidence to draw
+            ax.plot(no_value["batch_size"], np.full(len(no_value), 0.02), "v", color="0.5", linestyle="none",
+                    transform=ax.get_xaxis_transform(), label=f"diverged, no evidence ({len(no_value)})")
     if method != "exact_softmax_layer":
         exact = _runs(table[table["figure_4"]], "exact_softmax_layer", prior, failed_accuracy)
         exact = exact[exact["trained"]]
@@ -88,14 +96,15 @@ def plot_evidence_vs_accuracy(table: pd.DataFrame, *, method: str, prior, failed
         label = "N={} eps={:g} m={:g} l2={:g} T={}".format(*key)
         ax.plot(curve["test_accuracy"], curve[EVIDENCE_COLUMN], "o", color=f"C{i % 10}", ms=4, label=label)
     bad = rows[~rows["trained"]]
-    if len(bad):
-        y = np.where(np.isfinite(bad[EVIDENCE_COLUMN]), bad[EVIDENCE_COLUMN], 0.0)
-        ax.plot(bad["test_accuracy"].fillna(0.0), y, **FAILED_STYLE, label="failed to train")
+    drawn = bad[np.isfinite(bad[EVIDENCE_COLUMN]) & np.isfinite(bad["test_accuracy"])]
+    if len(drawn):
+        ax.plot(drawn["test_accuracy"], drawn[EVIDENCE_COLUMN], **FAILED_STYLE, label="failed to train")
     rho = stats.spearmanr(good[EVIDENCE_COLUMN], good["test_accuracy"]).statistic if len(good) > 2 else np.nan
     ax.set_xlabel("final test accuracy")
     ax.set_ylabel("log evidence ratio per example (nats)")
+    not_drawn = f", {len(bad) - len(drawn)} of them diverged and not drawn" if len(bad) > len(drawn) else ""
     ax.set_title(f"{title}\nSpearman rho = {rho:.2f} over {len(good)} trained runs; "
-                 f"{len(bad)} failed runs excluded [{method}, {prior}]", fontsize=9)
+                 f"{len(bad)} failed runs excluded{not_drawn} [{method}, {prior}]", fontsize=9)
     ax.legend(fontsize=5, loc="best", ncol=2)
     return fig
 
