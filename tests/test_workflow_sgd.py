@@ -203,7 +203,8 @@ def test_non_canonical_numbers_in_a_path_are_refused(workdir):
 
 
 def test_large_batches_get_several_threads(tmp_path):
-    write_config(tmp_path, {"mlp": {**TINY_MLP, "max_threads": 4}})
+    # local_cpus 3: the budget this test reads is --cores 3 on any machine, not the CPUs it has
+    write_config(tmp_path, {"mlp": {**TINY_MLP, "max_threads": 4}, "local_cpus": 3})
     big = "results/runs/mnist5k/paper/N3000/eps0.1_m0.9_B3000_l20_T1_s0.parquet"
     huge = "results/runs/mnist5k/paper/N4000/eps0.1_m0.9_B4000_l20_T1_s0.parquet"
     small = "results/runs/mnist5k/paper/N3000/eps0.1_m0.9_B30_l20_T1_s0.parquet"
