@@ -331,8 +331,8 @@ def test_proportionality_with_an_interval_across_a_bound_is_undecided():
     assert result.verdict == UNDECIDED, result.measured
     assert "undecided if it straddles a bound" in result.criterion
     # A slope of 1 whose interval pokes out of 1 +- 0.5 is undecided too, not a pass.
-    eps = np.array([0.1, 0.3, 1.0, 3.0])
-    loose = sweep_fits("learning_rate", eps, 50 * eps * np.exp([0.4, -0.4, 0.4, -0.4]))
+    eps = np.array([0.03, 0.1, 0.3, 1.0, 3.0])
+    loose = sweep_fits("learning_rate", eps, 50 * eps * np.exp([0.5, -0.5, 0.5, -0.5, 0.5]))
     row = loose.query("method == 't' and min_x != min_x").iloc[0]
     assert row["slope_low"] < 0.5 < row["slope"] + 0.2 and row["slope_high"] > 1
     assert claims.claim_optimum_proportional_to_learning_rate(loose, T).verdict == UNDECIDED
@@ -403,12 +403,13 @@ def test_peak_accuracy_falls_above_learning_rate_three():
 # ---- Figure 9 -----------------------------------------------------------------------------
 
 
-def gradient_summary(rng, n=3000, batch=30):
-    """The gradient-noise summary (the table compute_gradient_noise writes) of zero-inflated,
-    skewed single-example gradients and of means of ``batch`` of them."""
+def gradient_summary(rng, n=3000, batch=30, single_zero_fraction=0.0):
+    """The gradient-noise summary (the table compute_gradient_noise writes) of skewed single-example
+    gradients (gamma of shape 2, zero with probability ``single_zero_fraction``) and of means of
+    ``batch`` of them."""
 
     def single(size):
-        return rng.standard_exponential(size) * (rng.random(size) < 0.3)
+        return rng.gamma(2.0, size=size) * (rng.random(size) >= single_zero_fraction)
 
     return pd.DataFrame(
         [
@@ -419,14 +420,30 @@ def gradient_summary(rng, n=3000, batch=30):
 
 
 def test_minibatch_gradients_gaussian():
+    """"Close to Gaussian" by fixed effect sizes: |skewness| <= 0.5, |excess kurtosis| <= 1, each
+    judged with two standard errors."""
     rng = np.random.default_rng(5)
+    # gamma(2): skewness 1.41, excess kurtosis 3; means of 30: 1.41/sqrt(30) = 0.26 and 3/30 = 0.1
     summary = gradient_summary(rng)
     result = claims.claim_minibatch_gradients_gaussian(summary, T)
     assert result.verdict == HOLDS
-    ks = summary.set_index("sample")["ks_distance"]  # the numbers Figure 9 prints
-    assert f"single examples {ks['single']:.3f}" in result.measured and f"B = 30: {ks['batch']:.3f}" in result.measured
-    swapped = summary.assign(ks_distance=summary["ks_distance"].to_numpy()[::-1])
-    assert claims.claim_minibatch_gradients_gaussian(swapped, T).verdict == DOES_NOT_HOLD
+    rows = summary.set_index("sample")  # the numbers Figure 9 prints
+    assert f"KS {rows.loc['single', 'ks_distance']:.3f}" in result.measured
+    assert f"skewness {rows.loc['batch', 'skewness']:.2f}" in result.measured
+    # zero-inflated singles (95% zeros): means of 30 are still far from Gaussian (skewness about 1.3)
+    skewed = gradient_summary(rng, single_zero_fraction=0.95)
+    assert claims.claim_minibatch_gradients_gaussian(skewed, T).verdict == DOES_NOT_HOLD
+    # single examples already close to Gaussian: "unlike single-example gradients" fails
+    both = summary.assign(skewness=0.0, excess_kurtosis=0.0)
+    assert claims.claim_minibatch_gradients_gaussian(both, T).verdict == DOES_NOT_HOLD
+    # a batch skewness on the bound, within two standard errors of it: undecided
+    edge = summary.copy()
+    edge.loc[edge["sample"] == "batch", "skewness"] = 0.5
+    assert claims.claim_minibatch_gradients_gaussian(edge, T).verdict == UNDECIDED
+    # the old ratio criterion would pass a batch that is closer than singles but still far from Gaussian
+    far = summary.copy()
+    far.loc[far["sample"] == "batch", ["skewness", "ks_distance"]] = [1.5, 0.5 * rows.loc["single", "ks_distance"]]
+    assert claims.claim_minibatch_gradients_gaussian(far, T).verdict == DOES_NOT_HOLD
     dead = summary.assign(ks_distance=np.nan)
     assert claims.claim_minibatch_gradients_gaussian(dead, T).verdict == NOT_MEASURED
     other_batch = gradient_summary(rng, batch=10)
@@ -458,7 +475,7 @@ def test_every_claim_goes_through_one_registry():
 
 
 def all_tables(rng):
-    eps = np.array([0.3, 1.0, 3.0, 10.0])
+    eps = np.array([0.1, 1.0, 3.0, 10.0])  # two decades up to the stable eps (Figure 5b needs them)
     figure_3, figure_8 = figures_3_8(l2_curves(0.04, 0.01))
     return {
         "logistic": logistic_table(),
@@ -504,6 +521,21 @@ def test_a_claim_is_one_function_and_one_registration(monkeypatch):
 def test_unknown_verdict_is_rejected():
     with pytest.raises(ValueError):
         claims.ClaimResult("x", "Fig. 1", "s", "c", "m", "maybe")
+
+
+def test_learning_rate_rule_needs_two_decades_of_eps():
+    """Figure 5b is over two orders of magnitude (the paper): the default run's three interior
+    optima (eps 0.03 to 0.3, one decade, on grids spaced B ~ eps) do not measure it."""
+    eps = np.array([0.03, 0.1, 0.3])
+    one_decade = sweep_fits("learning_rate", eps, [12, 45, 143])
+    result = claims.claim_optimum_proportional_to_learning_rate(one_decade, T)
+    assert result.verdict == NOT_MEASURED and "spanning a factor 10" in result.measured
+    assert "spanning a factor >= 100" in result.criterion
+    wide = sweep_fits("learning_rate", np.array([0.03, 0.3, 3.0]), [12, 143, 1300])
+    assert claims.claim_optimum_proportional_to_learning_rate(wide, T).verdict == HOLDS
+    # the other rules keep min_fit_span (2.5): the same one-decade optima measure the momentum rule
+    momentum = sweep_fits("momentum", np.array([0.0, 0.8, 0.9]), [12, 45, 143])
+    assert claims.claim_optimum_proportional_to_inverse_one_minus_momentum(momentum, T).verdict != NOT_MEASURED
 
 
 def test_proportionality_not_measured_over_a_narrow_range():

@@ -306,10 +306,10 @@ def test_laplace_terms_and_maximising_precision():
 
 def test_run_evidence_table(tiny):
     w, X, y = tiny
-    settings = me.EvidenceSettings(prior_precisions=(0.1, 1.0), sharpness_tolerance=1e-6)
+    settings = me.EvidenceSettings(prior_precisions=(0.1, 1.0), sharpness_tolerance=1e-6, exact_network=True)
     out = me.run_evidence(ARCH, w, X, y, settings, np.random.default_rng(0))
     assert sorted(out["method"].unique()) == sorted(me.METHODS)
-    assert len(out) == 3 * 3
+    assert len(out) == 4 * 3
     assert np.allclose(out["log_evidence"], out["depth"] - out["occam_factor"])
     assert np.allclose(out["log_evidence_ratio"], out["log_evidence"] + N * math.log(3))
     best = out[out["prior_kind"] == "maximum"].set_index("method")["log_evidence"]
@@ -327,6 +327,73 @@ def test_run_evidence_table(tiny):
         a_sq = (a**2).sum(axis=1)
         expected += N * a_sq.mean() * (traces / a_sq).mean()
     assert out["kfac_ggn_trace"].iloc[0] == pytest.approx(expected, rel=1e-6)
+
+
+# --- exact GGN spectrum (Gram matrix) and the non-MAP term --------------------------------------
+
+
+def brute_gradient(arch, w, X, y):
+    """grad H of the summed cross-entropy from the training code's mean loss and gradient."""
+    return X.shape[0] * loss_and_gradient(arch, w, X, y)[1]
+
+
+def test_gram_spectrum_is_the_full_ggn_spectrum(tiny):
+    w, X, y = tiny
+    gram = curv.gram_spectrum(ARCH, w, X, y)
+    assert len(gram.eigenvalues) == N * (ARCH.n_classes - 1) < ARCH.n_params
+    brute = np.clip(np.linalg.eigvalsh(full_ggn(ARCH, w, X)), 0, None)
+    assert np.allclose(gram.ggn_eigenvalues(), brute, rtol=1e-6, atol=1e-6 * brute.max())
+    for lam in (1e-3, 0.1, 10.0):  # the log determinant the evidence reads, exact at every lambda
+        assert np.log1p(gram.ggn_eigenvalues() / lam).sum() == pytest.approx(np.log1p(brute / lam).sum(), rel=1e-7)
+
+
+def test_non_map_term_matches_a_dense_solve(tiny):
+    w, X, y = tiny
+    gram = curv.gram_spectrum(ARCH, w, X, y)
+    ggn = full_ggn(ARCH, w, X)
+    grad = brute_gradient(ARCH, w, X, y)
+    assert np.allclose(curv.summed_gradient(ARCH, w, X, y, curv.forward_cache(ARCH, w, X)), grad, atol=1e-10)
+    for lam in (1e-2, 1.0, 30.0):
+        g = grad + lam * w
+        expected = 0.5 * g @ np.linalg.solve(ggn + lam * np.eye(ARCH.n_params), g)
+        assert gram.non_map_term(lam) == pytest.approx(expected, rel=1e-6)
+    # at a point with zero gradient of C (here: a fake gradient -lambda w) the term vanishes
+    at_minimum = curv.GramSpectrum(**{**gram.__dict__, "gradient_coordinates": -1.0 * gram.weight_coordinates,
+                                      "gradient_norm_squared": gram.weight_norm_squared,
+                                      "gradient_dot_weights": -gram.weight_norm_squared})
+    assert at_minimum.non_map_term(1.0) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_kfac_non_map_term_matches_a_dense_solve_of_kfac(tiny):
+    """KFAC's quadratic form in its eigenbasis against N (A kron G) built densely, layer by layer."""
+    w, X, y = tiny
+    settings = me.EvidenceSettings(prior_precisions=(0.5,), exact_softmax_layer=False)
+    out = me.run_evidence(ARCH, w, X, y, settings, np.random.default_rng(0))
+    factors = curv.kfac_factors(ARCH, w, X)
+    q = ARCH.unpack(brute_gradient(ARCH, w, X, y) + 0.5 * w)
+    expected = 0.0
+    for f, block in zip(factors, [np.vstack([q.W1, q.b1]), np.vstack([q.W2, q.b2])]):
+        v = block.ravel()  # row-major [inputs + bias, outputs]: the order of kron(A, G)
+        dense = N * np.kron(f.A, f.G) + 0.5 * np.eye(len(v))
+        expected += 0.5 * v @ np.linalg.solve(dense, v)
+    row = out[(out["method"] == "kfac") & (out["prior_kind"] == "grid")].iloc[0]
+    assert row["non_map_term"] == pytest.approx(expected, rel=1e-8)
+    assert out.loc[out["method"] == "kfac_softmax_layer", "non_map_term"].isna().all()
+
+
+def test_exact_method_rows(tiny):
+    w, X, y = tiny
+    settings = me.EvidenceSettings(prior_precisions=(0.1, 1.0), exact_softmax_layer=False, exact_network=True)
+    out = me.run_evidence(ARCH, w, X, y, settings, np.random.default_rng(0))
+    exact = out[out["method"] == "exact"].set_index("prior_kind")
+    brute = np.clip(np.linalg.eigvalsh(full_ggn(ARCH, w, X)), 0, None)
+    ce = -log_softmax(logits(ARCH, w, X))[np.arange(N), y].sum()
+    grid = exact.loc["grid"].iloc[0]
+    lam = grid["prior_precision"]
+    expected = -ce - 0.5 * lam * (w @ w) - 0.5 * np.log1p(brute / lam).sum()
+    assert grid["log_evidence"] == pytest.approx(expected, rel=1e-8)
+    assert grid["non_map_term"] > 0 and exact["n_parameters"].iloc[0] == ARCH.n_params
+    assert sorted(me.diverged_rows(settings, N, 3)["method"].unique()) == ["exact", "kfac", "kfac_softmax_layer"]
 
 
 # --- claims ------------------------------------------------------------------------------------
@@ -456,3 +523,33 @@ def test_evidence_figures_never_draw_a_missing_value_as_zero():
     assert (0.0, 0.0) not in points and all(np.isfinite(points).ravel())
     assert sorted(data_points(ax, "failed to train")) == [(0.1, -0.4), (pytest.approx(0.101), pytest.approx(-0.399))]
     assert "4 failed runs excluded, 2 of them diverged and not drawn" in ax.get_title()
+
+
+def check_table():
+    """Evidence rows of two runs (B = 10, 100): kfac and exact on B = 10, kfac only on B = 100."""
+    rows = []
+    for b, methods in ((10, ("kfac", "exact")), (100, ("kfac",))):
+        for m in methods:
+            base = {"kfac": 0.5, "exact": 0.2}[m] + b / 1000
+            for lam, kind in ((0.1, "grid"), (1.0, "grid"), (10.0, "grid"), (0.8 if m == "exact" else 3.0, "maximum")):
+                rows.append(dict(n_train=1000, learning_rate=1.0, momentum=0.9, batch_size=b, l2=0.0, steps=100, seed=0,
+                                 method=m, prior_kind=kind, prior_precision=lam, status="ok", test_accuracy=0.9,
+                                 log_evidence_ratio_per_example=base + ({"kfac": 0.05, "exact": 0.01}[m] if kind == "maximum" else -lam / 100),
+                                 non_map_term_per_example={"kfac": 0.3, "exact": 0.07}[m],
+                                 kfac_ggn_trace=2000.0, ggn_trace=100.0))
+    return pd.DataFrame(rows)
+
+
+def test_estimator_check_compares_kfac_with_exact_run_by_run():
+    from bayes_sgd.claims.evidence import estimator_check
+
+    check = estimator_check(check_table())
+    assert list(check["batch_size"]) == [10]  # the run without exact evidence has no row
+    r = check.iloc[0]
+    assert r["exact"] == pytest.approx(0.22) and r["kfac"] == pytest.approx(0.56)
+    assert r["error"] == pytest.approx(0.34)  # each at its own maximum
+    assert r["error_at_exact_lambda"] == pytest.approx(0.3)  # both on the grid lambda nearest 0.8: 1.0
+    assert (r["lambda_exact"], r["lambda_kfac"]) == (0.8, 3.0)
+    assert (r["exact_non_map"], r["kfac_non_map"], r["trace_ratio"]) == (0.07, 0.3, 20.0)
+    table = check_table()
+    assert estimator_check(table[table["method"] != "exact"]).empty

@@ -97,6 +97,10 @@ def test_evidence_requests_grow_with_n_and_the_exact_layer_and_double_per_attemp
     # the measured model (docstring): 1 GB + 40 kB per example (+1.2 GB exact), x 2 safety
     assert compute_mlp_evidence_mem_mb(1000, False) == 2080
     assert compute_mlp_evidence_mem_mb(1000, True) == 4480
+    # the exact whole-network evidence: three (9 N)^2 float64 matrices, N^3 minutes
+    assert compute_mlp_evidence_mem_mb(1000, False, exact_network=True) == int(1040 + 3 * 9000**2 * 8 / 1e6) * 2
+    assert compute_mlp_evidence_runtime_minutes(1000, False, exact_network=True) == 23  # (5 + 0.2 + 2.3) x 3
+    assert compute_mlp_evidence_runtime_minutes(500, False, exact_network=True) < 23
 
 
 def write_benchmark(folder: Path, run_file: str, cpu_time: float, wall: float) -> None:

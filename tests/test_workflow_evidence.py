@@ -31,7 +31,8 @@ TINY = {
 }
 EVIDENCE = "results/evidence/mnist5k"
 FIGURES = [f"results/figures/mnist5k/{name}.png" for name in ("evidence_vs_batch_size", "evidence_vs_accuracy", "b_simple_vs_optimum")]
-TARGETS = [f"{EVIDENCE}/evidence.parquet", f"{EVIDENCE}/claims.parquet", f"{EVIDENCE}/peaks.parquet", *FIGURES]
+TARGETS = [f"{EVIDENCE}/evidence.parquet", f"{EVIDENCE}/claims.parquet", f"{EVIDENCE}/peaks.parquet",
+           f"{EVIDENCE}/estimator_check.parquet", *FIGURES]
 # Figure 4 (3 B x 2 seeds, = the eps 0.5 and m 0.9 curves and N = 40 curve) + N = 20 (3 B x 2 seeds)
 N_RUNS = 12
 
@@ -78,6 +79,16 @@ def test_evidence_tables_claims_and_figures(workdir):
     assert set(exact["seed"]) <= {0} and set(exact["n_train"]) == {40}
     trained = runs["figure_4"] & (runs["seed"] == 0) & (runs["status"] == "ok") & (runs["test_accuracy"] > 0.15)
     assert len(exact) == int(trained.sum()) >= 1
+    # the exact whole-network evidence (default evidence.exact_network: Figure 4, seed 0), trained or not
+    whole = ok[ok["method"] == "exact"].drop_duplicates(keys)
+    picked = runs["figure_4"] & (runs["seed"] == 0) & (runs["status"] == "ok")
+    assert len(whole) == int(picked.sum()) >= 1 and set(whole["seed"]) == {0}
+    for method in ("exact", "kfac"):
+        assert (ok.loc[ok["method"] == method, "non_map_term"] >= 0).all()
+    assert ok.loc[ok["method"] == "kfac_softmax_layer", "non_map_term"].isna().all()
+    check = read_table(workdir / f"{EVIDENCE}/estimator_check.parquet")
+    assert sorted(check["batch_size"]) == sorted(whole["batch_size"])
+    assert np.allclose(check["error"], check["kfac"] - check["exact"])
     one = workdir / "results/evidence/runs/mnist5k/paper/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
     provenance = read_provenance(one)["provenance"]
     assert provenance["run"]["batch_size"] == 5 and "settings" in provenance and "status" in provenance

@@ -17,8 +17,13 @@ evidence is that of the minimum SGD found, read with a prior chosen afterwards. 
 with L2 coefficient ``l2`` (summed-cost convention, :mod:`bayes_sgd.training.sgd`) did minimise ``C`` with
 ``lambda = l2``; they are treated like the others (grid plus maximising ``lambda``).
 
-Three estimates (column ``method``):
+Four estimates (column ``method``):
 
+* ``exact``: every parameter, the exact eigenvalues of the whole network's GGN from its
+  ``N (C - 1)`` square Gram matrix (:func:`bayes_sgd.curvature.gram_spectrum`; the rest of the
+  ``p`` eigenvalues are exactly zero): the ground truth the estimators are judged against, for
+  the runs ``evidence.exact_network`` picks with N <= its ``max_examples`` (the eigenproblem
+  grows as N^3);
 * ``kfac``: every parameter, ``e_j = N a_k g_l`` of each layer's KFAC factors (blocks between
   layers dropped), ``p = 636,010`` at H = 800;
 * ``kfac_softmax_layer`` and ``exact_softmax_layer``: the evidence of the softmax layer alone
@@ -35,6 +40,13 @@ the unique root (MacKay's ``lambda |w|^2 = gamma``, ``gamma`` the number of well
 parameters), found by Brent's method on the cached eigenvalues; if it lies outside the search
 bounds the bound is returned and flagged.
 
+**Non-MAP term** (column ``non_map_term``): ``w`` is not the minimum of ``C``, and the Laplace
+expansion around a point with gradient ``g = grad H + lambda w`` adds ``1/2 g^T (GGN + lambda I)^-1 g``
+(>= 0) to ``ln Z`` (:mod:`bayes_sgd.curvature.gram`). It is given beside the evidence, not added
+to it (the quadratic model it trusts is poor far from ``w``), for ``exact`` (Woodbury on the Gram
+matrix) and ``kfac`` (its eigenbasis, blocks between layers dropped); ``nan`` for the softmax-layer
+estimates.
+
 The null model (every class 1/n) has ``ln Z_null = -N ln n``; the **log evidence ratio**
 ``ln Z - ln Z_null`` is positive when the network beats the null model. Every quantity is also
 given per example (divided by N), in nats.
@@ -43,7 +55,7 @@ given per example (divided by N), in nats.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +67,7 @@ from bayes_sgd.mlp import Architecture
 from bayes_sgd.schema import section_defaults
 from bayes_sgd import curvature as curv
 
-METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer")
+METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer", "exact")
 PRIOR_KINDS = ("grid", "maximum")
 
 
@@ -126,13 +138,15 @@ def evidence_rows(
     n_classes: int,
     prior_precisions: Sequence[float],
     search_bounds: tuple[float, float],
+    non_map: Callable[[float], float] | None = None,
 ) -> pd.DataFrame:
     """One row per prior precision of the grid plus one at the maximising ``lambda*``.
 
     Columns: ``method``, ``prior_precision``, ``prior_kind`` (``grid``/``maximum``),
     ``prior_interior`` (``lambda*`` inside the search bounds; True on grid rows),
     ``n_parameters``, ``squared_norm``, ``depth``, ``occam_factor``, ``log_evidence``,
-    ``null_log_evidence``, ``log_evidence_ratio`` and the last four ``..._per_example``.
+    ``null_log_evidence``, ``log_evidence_ratio``, ``non_map_term`` (``non_map(lambda)``, ``nan``
+    without it) and the last five ``..._per_example``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -147,10 +161,11 @@ def evidence_rows(
                 n_parameters=int(len(eigenvalues)), squared_norm=float(squared_norm),
                 depth=t.depth, occam_factor=t.occam_factor, log_evidence=t.log_evidence,
                 null_log_evidence=null, log_evidence_ratio=t.log_evidence - null,
+                non_map_term=float(non_map(lam)) if non_map is not None else math.nan,
             )
         )
     out = pd.DataFrame(rows)
-    for col in ("depth", "occam_factor", "log_evidence", "log_evidence_ratio"):
+    for col in ("depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term"):
         out[f"{col}_per_example"] = out[col] / n_examples
     return out
 
@@ -166,6 +181,7 @@ class EvidenceSettings:
     prior_precisions: tuple[float, ...]
     search_bounds: tuple[float, float] = (_EVIDENCE["search_bounds"]["min"], _EVIDENCE["search_bounds"]["max"])
     exact_softmax_layer: bool = True  # per job: whether this run gets it (evidence.exact_softmax_layer picks the runs)
+    exact_network: bool = False  # per job: whether this run gets method exact (evidence.exact_network)
     sharpness_tolerance: float = _EVIDENCE["sharpness"]["tolerance"]
     sharpness_max_iterations: int = _EVIDENCE["sharpness"]["max_iterations"]
     lanczos_vectors: int = _EVIDENCE["sharpness"]["lanczos_vectors"]
@@ -183,6 +199,12 @@ RUN_COLUMNS = (
     "gradient_trace_covariance",
     "gradient_norm_squared",
 )
+
+
+def _layer_blocks(arch: Architecture, flat: np.ndarray) -> list[np.ndarray]:
+    """``[W1; b1]`` and ``[W2; b2]`` of a flat parameter vector (the blocks of :func:`bayes_sgd.curvature.kfac_factors`)."""
+    q = arch.unpack(flat)
+    return [np.vstack([q.W1, q.b1]), np.vstack([q.W2, q.b2])]
 
 
 def run_evidence(
@@ -230,12 +252,26 @@ def run_evidence(
         cross_entropy=ce, n_examples=n, n_classes=C,
         prior_precisions=settings.prior_precisions, search_bounds=settings.search_bounds,
     )
+    # KFAC's non-MAP term: grad H and w of each layer in the eigenbasis of its factors
+    grad = curv.summed_gradient(arch, w, X, y, cache)
+    layers = [(f.rotate(gb), f.rotate(wb)) for f, wb, gb in zip(factors, _layer_blocks(arch, w), _layer_blocks(arch, grad))]
+
+    def kfac_non_map(lam: float) -> float:
+        return 0.5 * sum(f.inverse_quadratic_form(rg + lam * rw, lam) for f, (rg, rw) in zip(factors, layers))
+
     tables = [
         evidence_rows(method="kfac", squared_norm=w_sq,
-                      eigenvalues=np.concatenate([f.ggn_eigenvalues() for f in factors]), **common),
+                      eigenvalues=np.concatenate([f.ggn_eigenvalues() for f in factors]), non_map=kfac_non_map,
+                      **common),
         evidence_rows(method="kfac_softmax_layer", squared_norm=last_sq,
                       eigenvalues=factors[1].ggn_eigenvalues(), **common),
     ]
+    if settings.exact_network:
+        t0 = clock()
+        gram = curv.gram_spectrum(arch, w, X, y)
+        timings["exact"] = clock() - t0
+        tables.append(evidence_rows(method="exact", squared_norm=w_sq, eigenvalues=gram.ggn_eigenvalues(),
+                                    non_map=gram.non_map_term, **common))
     if settings.exact_softmax_layer:
         t0 = clock()
         exact = curv.last_layer_ggn_eigenvalues(arch, w, X, settings.chunk_size)
@@ -268,16 +304,17 @@ def diverged_rows(settings: EvidenceSettings, n_examples: int, n_classes: int) -
     """The rows of a run whose weights are not finite: every number ``nan``, one row per method
     and grid precision (no maximum), so that the run is visible and counted downstream."""
     null = null_log_evidence(n_examples, n_classes)
-    methods = METHODS if settings.exact_softmax_layer else METHODS[:2]
+    methods = [m for m in METHODS if (m != "exact_softmax_layer" or settings.exact_softmax_layer)
+               and (m != "exact" or settings.exact_network)]
     rows = [
         dict(method=m, prior_precision=float(l), prior_kind="grid", prior_interior=False, n_parameters=-1,
              null_log_evidence=null)
         for m in methods for l in settings.prior_precisions
     ]
     out = pd.DataFrame(rows)
-    nan_columns = ("squared_norm", "depth", "occam_factor", "log_evidence", "log_evidence_ratio",
+    nan_columns = ("squared_norm", "depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term",
                    "depth_per_example", "occam_factor_per_example", "log_evidence_per_example",
-                   "log_evidence_ratio_per_example", *RUN_COLUMNS)
+                   "log_evidence_ratio_per_example", "non_map_term_per_example", *RUN_COLUMNS)
     for col in nan_columns:
         out[col] = np.nan
     return out

@@ -158,7 +158,22 @@ def train_mlp_mem_mb(n_train: int, batch_size: int, arch: Architecture, attempt:
     return max(MEM_FLOOR_MB, int(-(-megabytes // 100) * 100)) * int(attempt)
 
 
-def compute_mlp_evidence_mem_mb(n_train: int, exact_softmax_layer: bool, attempt: int = 1) -> int:
+def exact_network_megabytes(n_train: int, n_classes: int = 10) -> float:
+    """Memory of the exact whole-network evidence (bayes_sgd.curvature.gram_spectrum): about three
+    ``(N (C - 1))^2`` float64 matrices (the Gram matrix, its eigenvectors, LAPACK's workspace);
+    measured 0.73 GB peak at N = 500, where the formula gives 0.49 GB plus the 0.25 GB of Python."""
+    side = int(n_train) * (int(n_classes) - 1)
+    return 3 * side * side * 8 / 1e6
+
+
+def exact_network_minutes(n_train: int) -> float:
+    """CPU time of the exact whole-network evidence on one core: the eigenproblem grows as N^3;
+    measured 17 s at N = 500 (2 s at N = 250) on the shared 2-core machine, so about 2.3 minutes
+    at N = 1,000."""
+    return 2.3 * (int(n_train) / 1000) ** 3
+
+
+def compute_mlp_evidence_mem_mb(n_train: int, exact_softmax_layer: bool, attempt: int = 1, exact_network: bool = False) -> int:
     """``mem_mb`` request of one compute_mlp_evidence job: the estimate x 2, x attempt.
 
     Measured on one core at H = 800, N = 1,000: about 1 GB for Python and the dataset table,
@@ -167,10 +182,13 @@ def compute_mlp_evidence_mem_mb(n_train: int, exact_softmax_layer: bool, attempt
     eigenvalue problem (8,010 x 8,010, independent of N).
     """
     exact = 1200 if exact_softmax_layer else 0
-    return int(1000 + 0.04 * int(n_train) + exact) * 2 * int(attempt)
+    network = exact_network_megabytes(n_train) if exact_network else 0
+    return int(1000 + 0.04 * int(n_train) + exact + network) * 2 * int(attempt)
 
 
-def compute_mlp_evidence_runtime_minutes(n_train: int, exact_softmax_layer: bool, attempt: int = 1) -> int:
+def compute_mlp_evidence_runtime_minutes(
+    n_train: int, exact_softmax_layer: bool, attempt: int = 1, exact_network: bool = False
+) -> int:
     """``runtime`` request (minutes) of one compute_mlp_evidence job: a generous estimate x 3,
     rounded up, x attempt.
 
@@ -179,6 +197,7 @@ def compute_mlp_evidence_runtime_minutes(n_train: int, exact_softmax_layer: bool
     independent of N) about 35 CPU-seconds.
     """
     minutes = 5 + 0.2 * int(n_train) / 1000 + (5 if exact_softmax_layer else 0)
+    minutes += exact_network_minutes(n_train) if exact_network else 0
     return int(-(-3 * minutes // 1)) * int(attempt)
 
 

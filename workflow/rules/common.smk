@@ -234,15 +234,21 @@ def evidence_path(run):
 
 def exact_softmax_layer(wildcards):
     """Whether this run gets the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
-    return f"results/evidence/runs/{RUN_WILDCARDS.format(**dict(wildcards.items()))}.parquet" in exact_softmax_runs()
+    return f"results/evidence/runs/{RUN_WILDCARDS.format(**dict(wildcards.items()))}.parquet" in picked_evidence_runs("exact_softmax_layer")
 
 
 @functools.cache
-def exact_softmax_runs():
-    """The evidence tables of the runs that get the exact softmax-layer evidence (evidence.exact_softmax_layer)."""
-    exact = config["evidence"]["exact_softmax_layer"]
+def picked_evidence_runs(key):
+    """The evidence tables of the runs config["evidence"][key] picks by figure (runs) and seed."""
+    exact = config["evidence"][key]
     runs = {"none": [], "figure_4": FIGURE_RUNS["4"], "all": EVIDENCE_RUNS}[exact["runs"]]
     return frozenset(evidence_path(r) for r in runs if exact["seeds"] is None or r.seed in exact["seeds"])
+
+
+def exact_network(wildcards):
+    """Whether this run gets the exact whole-network evidence (evidence.exact_network)."""
+    path = f"results/evidence/runs/{RUN_WILDCARDS.format(**dict(wildcards.items()))}.parquet"
+    return int(wildcards.n_train) <= config["evidence"]["exact_network"]["max_examples"] and path in picked_evidence_runs("exact_network")
 
 
 # Cluster resources of one evidence job: they grow with N and with the exact softmax-layer
@@ -251,13 +257,15 @@ def exact_softmax_runs():
 
 def evidence_mem_mb(wildcards, attempt):
     """mem_mb of a compute_mlp_evidence job (bayes_sgd.resources.compute_mlp_evidence_mem_mb)."""
-    return resources.compute_mlp_evidence_mem_mb(int(wildcards.n_train), exact_softmax_layer(wildcards), attempt)
+    return resources.compute_mlp_evidence_mem_mb(
+        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt, exact_network(wildcards)
+    )
 
 
 def evidence_runtime(wildcards, attempt):
     """runtime (minutes) of a compute_mlp_evidence job (bayes_sgd.resources.compute_mlp_evidence_runtime_minutes)."""
     return resources.compute_mlp_evidence_runtime_minutes(
-        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt
+        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt, exact_network(wildcards)
     )
 
 

@@ -19,6 +19,7 @@ rule compute_mlp_evidence:
         prior_precision_grid=EVIDENCE["prior_precision_grid"],
         search_bounds=EVIDENCE["search_bounds"],
         exact_softmax_layer=exact_softmax_layer,
+        exact_network=exact_network,
         sharpness=EVIDENCE["sharpness"],
         chunk_size=EVIDENCE["chunk_size"],
         failed_accuracy=EVIDENCE["failed_accuracy"],
@@ -71,6 +72,8 @@ rule assess_evidence_claims:
     output:
         claims=f"{EVIDENCE_DIR}/claims.parquet",
         peaks=f"{EVIDENCE_DIR}/peaks.parquet",
+        # KFAC against the exact evidence, run by run (evidence.exact_network)
+        estimator_check=f"{EVIDENCE_DIR}/estimator_check.parquet",
     params:
         claims=EVIDENCE["claims"],
         failed_accuracy=EVIDENCE["failed_accuracy"],

@@ -27,6 +27,8 @@ rule summarise_claims:
         **{name: path for name, (stage, path) in CLAIM_TABLES.items() if stage not in STAGES_NOT_BUILT},
         # the evidence claims, judged once by rule assess_evidence_claims (evidence.smk)
         evidence_claims=[] if "evidence" in STAGES_NOT_BUILT else f"results/evidence/{DATASET}/claims.parquet",
+        # and its check of KFAC against the exact evidence, for the report's section
+        evidence_check=[] if "evidence" in STAGES_NOT_BUILT else f"results/evidence/{DATASET}/estimator_check.parquet",
         # and the optima of every sweep, for the report's table
         optima=[] if "scaling" in STAGES_NOT_BUILT else expand(f"{SCALING_DIR}/{{sweep}}/optima.parquet", sweep=SWEEPS),
         # the protocol-variant comparison's tables, for its section, if the configuration builds one

@@ -6,7 +6,7 @@ from dataclasses import asdict
 import pandas as pd
 
 from bayes_sgd import claims
-from bayes_sgd.claims.evidence import SECTION, EvidenceThresholds, evidence_peaks
+from bayes_sgd.claims.evidence import SECTION, EvidenceThresholds, estimator_check, evidence_peaks
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table, write_table
 
@@ -22,4 +22,10 @@ provenance = {"dataset": str(table["dataset"].iloc[0]), "claims": dict(p.claims)
               "failed_accuracy": p.failed_accuracy, "status": "ok"}
 write_table(pd.DataFrame([asdict(c) for c in results]), snakemake.output.claims, provenance)
 write_table(peaks, snakemake.output.peaks, provenance)
-log.info("wrote %s and %s", snakemake.output.claims, snakemake.output.peaks)
+check = estimator_check(table)
+for _, r in check.iterrows():
+    log.info("exact evidence at B = %d, seed %d (%s, test accuracy %.3f): exact %.4f, KFAC %.4f nats/example "
+             "(error %+.4f); non-MAP term %.4f (KFAC's %.4f)", r["batch_size"], r["seed"], r["status"],
+             r["test_accuracy"], r["exact"], r["kfac"], r["error"], r["exact_non_map"], r["kfac_non_map"])
+write_table(check, snakemake.output.estimator_check, provenance)
+log.info("wrote %s", ", ".join(snakemake.output))

@@ -46,11 +46,14 @@ exact = bool(p.exact_softmax_layer) and trained
 if bool(p.exact_softmax_layer) and not trained:
     log.info("failed to train (test accuracy %.4f <= %g or diverged): no exact softmax-layer evidence",
              final["test_accuracy"], p.failed_accuracy)
+# the exact whole-network evidence: every run picked whose weights are finite, trained or not
+exact_network = bool(p.exact_network) and final["status"] == "ok" and bool(np.isfinite(w).all())
 grid = p.prior_precision_grid
 settings = EvidenceSettings(
     prior_precisions=tuple(lambda_grid(grid["min"], grid["max"], grid["per_decade"])),
     search_bounds=(float(p.search_bounds["min"]), float(p.search_bounds["max"])),
     exact_softmax_layer=exact,
+    exact_network=exact_network,
     sharpness_tolerance=float(p.sharpness["tolerance"]),
     sharpness_max_iterations=int(p.sharpness["max_iterations"]),
     lanczos_vectors=int(p.sharpness["lanczos_vectors"]),
@@ -68,9 +71,11 @@ else:
     best = table[table["prior_kind"] == "maximum"]
     for _, row in best.iterrows():
         log.info(
-            "%s: lambda* = %.3g (interior %s): ln Z/N = %.4f = depth %.4f - Occam %.4f; ratio to null %.4f nats/example",
+            "%s: lambda* = %.3g (interior %s): ln Z/N = %.4f = depth %.4f - Occam %.4f; ratio to null %.4f nats/example;"
+            " non-MAP term %.4f",
             row["method"], row["prior_precision"], row["prior_interior"], row["log_evidence_per_example"],
             row["depth_per_example"], row["occam_factor_per_example"], row["log_evidence_ratio_per_example"],
+            row["non_map_term_per_example"],
         )
     r = table.iloc[0]
     log.info("sharpness %.4g (%d products, converged %s); GGN trace %.4g (KFAC: %.4g); B_simple %.4g",

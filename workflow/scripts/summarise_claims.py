@@ -32,6 +32,7 @@ else:
         for row in read_table(inp.evidence_claims).to_dict("records")
     ]
     paths["evidence_claims"] = inp.evidence_claims
+    paths["evidence_check"] = inp.evidence_check
 for r in results:
     log.info("%s: %s (%s)", r.claim_id, r.verdict, r.measured)
 
@@ -54,6 +55,7 @@ context = report.report_context(
     diverged_accuracy=p.diverged_accuracy,
     untrained_accuracy=p.untrained_accuracy,
     variants=variants,
+    evidence_check=None if "evidence" in p.not_built else read_table(inp.evidence_check),
 )
 write_atomic(snakemake.output.summary, lambda tmp: Path(tmp).write_text(report.render_markdown(context)))
 write_atomic(snakemake.output.html, lambda tmp: Path(tmp).write_text(report.render_html(context)))

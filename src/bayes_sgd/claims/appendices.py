@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -9,10 +11,12 @@ from bayes_sgd.claims.batch_size import CURVE_L2, _small_full_gap
 from bayes_sgd.claims.registry import (
     DOES_NOT_HOLD,
     HOLDS,
+    UNDECIDED,
     ClaimResult,
     ClaimThresholds,
     claim,
     clearly_better_criterion,
+    combine_verdicts,
     gap_verdict,
     missing,
     result,
@@ -60,6 +64,27 @@ def claim_l2_closes_gap(
     return result(cid, criterion, measured, HOLDS if gapl2 <= t.l2_gap_fraction * gap0 else DOES_NOT_HOLD)
 
 
+def _closeness(value: float, bound: float, standard_error: float) -> str:
+    """Is ``|value| <= bound``? HOLDS within by two standard errors, DOES_NOT_HOLD beyond by two,
+    else UNDECIDED."""
+    if abs(value) + 2 * standard_error <= bound:
+        return HOLDS
+    if abs(value) - 2 * standard_error > bound:
+        return DOES_NOT_HOLD
+    return UNDECIDED
+
+
+def gaussian_closeness(row: pd.Series, t: ClaimThresholds) -> str:
+    """Whether a sample is close to Gaussian by the stated effect sizes: |skewness| and |excess
+    kurtosis| within ``gaussian_max_skewness`` and ``gaussian_max_excess_kurtosis``, each with its
+    large-sample standard error (sqrt(6/n), sqrt(24/n)); :func:`~bayes_sgd.claims.registry.combine_verdicts` of the two."""
+    n = float(row["n"])
+    return combine_verdicts([
+        _closeness(float(row["skewness"]), t.gaussian_max_skewness, math.sqrt(6 / n)),
+        _closeness(float(row["excess_kurtosis"]), t.gaussian_max_excess_kurtosis, math.sqrt(24 / n)),
+    ])
+
+
 @claim(
     "minibatch_gradients_gaussian",
     "Fig. 9",
@@ -67,17 +92,21 @@ def claim_l2_closes_gap(
     inputs=("gradient_noise",),
 )
 def claim_minibatch_gradients_gaussian(summary: pd.DataFrame | None, t: ClaimThresholds) -> ClaimResult:
-    """Figure 9: KS distance to a Gaussian of batch-B gradients <= ratio x that of single examples.
+    """Figure 9: the batch-B gradients are close to Gaussian by fixed effect sizes (:func:`gaussian_closeness`)
+    and the single-example gradients are not.
 
     ``summary``: the gradient-noise summary of :func:`bayes_sgd.minibatch_gradients.gradient_noise_samples`
-    (one row per sample kind, ``"single"`` and ``"batch"``, with ``batch_size``, ``n`` and
-    ``ks_distance``, the Kolmogorov-Smirnov distance to the normal of the sample's mean and
-    standard deviation), the same numbers Figure 9 prints.
+    (one row per sample kind, ``"single"`` and ``"batch"``, with ``batch_size``, ``n``, ``skewness``,
+    ``excess_kurtosis`` and ``ks_distance``), the same numbers Figure 9 prints. A test of exact
+    normality (KS, Shapiro-Wilk) rejects every real distribution at n = 5,000, so the KS distance
+    is reported with its 5% Lilliefors critical value (about 0.886 / sqrt(n)) but does not decide.
     """
     cid = "minibatch_gradients_gaussian"
     criterion = (
-        f"KS distance to the fitted Gaussian of batch-{t.small_batch_size} gradients <= "
-        f"{t.gaussian_ratio:g} x that of single-example gradients"
+        f"batch-{t.small_batch_size} gradients close to Gaussian and single-example gradients not: "
+        f"close = |skewness| <= {t.gaussian_max_skewness:g} and |excess kurtosis| <= "
+        f"{t.gaussian_max_excess_kurtosis:g}, each within by two standard errors (sqrt(6/n), sqrt(24/n)); "
+        "beyond by two: not close; else undecided"
     )
     if summary is None or len(summary) == 0:
         return missing(cid, criterion, "no gradient-noise summary")
@@ -85,11 +114,17 @@ def claim_minibatch_gradients_gaussian(summary: pd.DataFrame | None, t: ClaimThr
     if not {"single", "batch"} <= set(kinds.index) or int(kinds.loc["batch", "batch_size"]) != t.small_batch_size:
         return missing(cid, criterion, f"need gradient samples at B = 1 and B = {t.small_batch_size}")
     single, batch = kinds.loc["single"], kinds.loc["batch"]
-    d1, db = float(single["ks_distance"]), float(batch["ks_distance"])
-    if not (np.isfinite(d1) and np.isfinite(db)):
+    numbers = [float(single[k]) for k in ("skewness", "excess_kurtosis", "ks_distance")]
+    numbers += [float(batch[k]) for k in ("skewness", "excess_kurtosis", "ks_distance")]
+    if not np.isfinite(numbers).all():
         return missing(cid, criterion, "gradient samples are constant (a weight with no gradient)")
-    measured = (
-        f"KS distance: single examples {d1:.3f} (n = {int(single['n'])}), "
-        f"B = {t.small_batch_size}: {db:.3f} (n = {int(batch['n'])})"
-    )
-    return result(cid, criterion, measured, HOLDS if db <= t.gaussian_ratio * d1 else DOES_NOT_HOLD)
+
+    def describe(row, name):
+        return (f"{name}: skewness {float(row['skewness']):.2f}, excess kurtosis {float(row['excess_kurtosis']):.2f}, "
+                f"KS {float(row['ks_distance']):.3f} (5% Lilliefors critical {0.886 / math.sqrt(float(row['n'])):.3f}, "
+                f"n = {int(row['n'])})")
+
+    batch_close, single_close = gaussian_closeness(batch, t), gaussian_closeness(single, t)
+    measured = f"{describe(single, 'single examples')}; {describe(batch, f'B = {t.small_batch_size}')}"
+    single_not_close = {HOLDS: DOES_NOT_HOLD, DOES_NOT_HOLD: HOLDS}.get(single_close, single_close)
+    return result(cid, criterion, measured, combine_verdicts([batch_close, single_not_close]))

@@ -188,3 +188,48 @@ def claim_evidence_peaks_at_accuracy_optimum(table: pd.DataFrame | None, t: Evid
         verdict = HOLDS if fraction > null_q95 else UNDECIDED
     return result(cid, criterion, "; ".join(parts), verdict)
 
+
+
+#: The run keys of one row of :func:`estimator_check` (with the seed).
+_RUN_KEYS = ("n_train", "learning_rate", "momentum", "batch_size", "l2", "steps", "seed")
+
+
+def estimator_check(table: pd.DataFrame, estimate: str = "kfac") -> pd.DataFrame:
+    """The ``estimate`` (default KFAC) against the exact evidence, one row per run that has method
+    ``exact`` (config ``evidence.exact_network``), trained or not.
+
+    Each method at its own evidence-maximising precision: ``lambda_exact``, ``exact`` (ln Z / N
+    minus the null, nats per example), ``exact_non_map`` (the non-MAP term per example), the same
+    three for the estimate, ``error`` (estimate minus exact), and ``error_at_exact_lambda`` (the
+    estimate on the grid precision nearest to ``lambda_exact``, minus the exact evidence there),
+    with the exact and KFAC Gauss-Newton traces' ratio. Empty (same columns) without exact rows.
+    """
+    keys = [k for k in _RUN_KEYS if k in table]
+    best = table[table["prior_kind"] == "maximum"]
+    exact, other = (best[best["method"] == m].set_index(keys) for m in ("exact", estimate))
+    columns = [*keys, "status", "test_accuracy", "lambda_exact", "exact", "exact_non_map",
+               f"lambda_{estimate}", estimate, f"{estimate}_non_map", "error", "error_at_exact_lambda", "trace_ratio"]
+    if exact.empty:
+        return pd.DataFrame(columns=columns)
+    grid = table[table["prior_kind"] == "grid"]
+    rows = []
+    for run, e in exact.iterrows():
+        o = other.loc[run] if run in other.index else None
+        on_grid = grid[(grid[keys] == pd.Series(run, index=keys)).all(axis=1)]
+        levels = np.unique(on_grid["prior_precision"].to_numpy())
+        at = None
+        if len(levels) and o is not None:
+            nearest = levels[np.argmin(np.abs(np.log(levels) - np.log(e["prior_precision"])))]
+            pick = on_grid[np.isclose(on_grid["prior_precision"], nearest)].set_index("method")[EVIDENCE_COLUMN]
+            at = float(pick.get(estimate, np.nan) - pick.get("exact", np.nan))
+        rows.append({
+            **dict(zip(keys, run)), "status": e["status"], "test_accuracy": e["test_accuracy"],
+            "lambda_exact": e["prior_precision"], "exact": e[EVIDENCE_COLUMN], "exact_non_map": e["non_map_term_per_example"],
+            f"lambda_{estimate}": np.nan if o is None else o["prior_precision"],
+            estimate: np.nan if o is None else o[EVIDENCE_COLUMN],
+            f"{estimate}_non_map": np.nan if o is None else o["non_map_term_per_example"],
+            "error": np.nan if o is None else o[EVIDENCE_COLUMN] - e[EVIDENCE_COLUMN],
+            "error_at_exact_lambda": np.nan if at is None else at,
+            "trace_ratio": e["kfac_ggn_trace"] / e["ggn_trace"],
+        })
+    return pd.DataFrame(rows, columns=columns)

@@ -102,7 +102,9 @@ class ClaimThresholds:
     n_train_min: float
     stable_learning_rate: float
     l2_gap_fraction: float
-    gaussian_ratio: float
+    gaussian_max_skewness: float
+    gaussian_max_excess_kurtosis: float
+    learning_rate_min_span: float
 
     @classmethod
     def defaults(cls, **overrides) -> "ClaimThresholds":

@@ -133,6 +133,7 @@ def report_context(
     untrained_accuracy: float,
     variants: Mapping[str, Any] | None = None,
     not_built: Mapping[str, str] | None = None,
+    evidence_check: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the report shows, as tables and plain values (the templates' one input).
 
@@ -140,7 +141,9 @@ def report_context(
     name -> file it was read from; ``variants``: :func:`variants_context` of the protocol-variant
     comparison, if the configuration has one (the report then has its section); ``not_built``:
     stage -> why the configuration did not build it (the report says so, and a section of a
-    stage not built shows that reason instead of its table).
+    stage not built shows that reason instead of its table); ``evidence_check``: the
+    ``estimator_check.parquet`` of the evidence stage (:func:`bayes_sgd.claims.evidence.estimator_check`),
+    shown as its section.
     """
     meanings = ClaimThresholds.meanings()
     read = {name for r in results for name in r.tables.split(", ") if name}  # the tables the claims read
@@ -167,6 +170,23 @@ def report_context(
         ],
         variants=variants,
         not_built=dict(not_built or {}),
+        evidence_check=None if evidence_check is None else evidence_check_frame(evidence_check),
+    )
+
+
+def evidence_check_frame(check: pd.DataFrame) -> pd.DataFrame:
+    """The report's rows of ``estimator_check.parquet``: one per run with the exact evidence."""
+    f = lambda x: "-" if pd.isna(x) else f"{x:.4f}"  # noqa: E731
+    return pd.DataFrame(
+        {
+            "B": check["batch_size"].astype(int), "Seed": check["seed"].astype(int), "N": check["n_train"].astype(int),
+            "Test accuracy": check["test_accuracy"].map(lambda x: f"{x:.3f}"),
+            "Exact ln Z/N - null": check["exact"].map(f), "Non-MAP term/N": check["exact_non_map"].map(f),
+            "KFAC ln Z/N - null": check["kfac"].map(f), "KFAC - exact": check["error"].map(f),
+            "KFAC - exact, same lambda": check["error_at_exact_lambda"].map(f),
+            "KFAC non-MAP/N": check["kfac_non_map"].map(f),
+            "KFAC / exact GGN trace": check["trace_ratio"].map(lambda x: f"{x:.3g}"),
+        }
     )
 
 
@@ -174,6 +194,7 @@ def report_context(
 REPORTED_TABLES: dict[str, str] = {
     **TABLES,
     "evidence_claims": "verdicts of the claims on the trained networks' evidence [our extension] (rule assess_evidence_claims)",
+    "evidence_check": "KFAC's evidence against the exact evidence of the whole network, run by run [our extension] (rule assess_evidence_claims)",
     "variants_verdicts": "every protocol variant's claims, one row per variant and claim [our extension] (rule compare_variants)",
     "variants_overview": "per protocol variant: do Figures 3, 4 and 8 and the scaling rules hold (rule compare_variants)",
 }
@@ -193,6 +214,7 @@ def render_markdown(context: Mapping[str, Any]) -> str:
     md = _md_table
     return _ENVIRONMENT.get_template("summary.md.j2").render(
         **context, claims_table=md(claims), optima_table=md(context["optima"]), fits_table=md(context["fits"]),
+        evidence_check_table=md(context["evidence_check"]) if context["evidence_check"] is not None else "",
         variants_section=render_variants_markdown(context["variants"]) if context["variants"] else "",
     )
 
@@ -204,6 +226,7 @@ def render_html(context: Mapping[str, Any]) -> str:
         claim_rows=context["claims"].to_dict("records"),
         optima_table=_html_table(context["optima"]),
         fits_table=_html_table(context["fits"]),
+        evidence_check_table=_html_table(context["evidence_check"]) if context["evidence_check"] is not None else "",
         variants_section=Markup(render_variants_html(context["variants"])) if context["variants"] else "",
     )
 

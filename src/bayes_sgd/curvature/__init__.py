@@ -31,6 +31,13 @@ on the directions that change the probabilities, :func:`reduced_last_layer_ggn`)
 ``blockdiag_c(A2^T diag(p_c) A2)`` minus the Gram matrix ``Q^T Q`` of ``Q = [p_0 * A2, ..., p_{C-1} * A2]``
 (from ``Lambda_i = diag(p_i) - p_i p_i^T``), i.e. ``(C (H+1))^2 N`` multiply-adds.
 
+**Exact GGN of the whole network** (:func:`gram_spectrum`): its nonzero spectrum is that of the
+``N (C - 1)`` square Gram matrix of the rows ``S_i^T J_i`` (``S_i S_i^T = Lambda_i``), so
+``ln det(GGN + lambda I)`` is exact where N allows (9,000 x 9,000 at N = 1,000); the same
+decomposition gives, by Woodbury, the **non-MAP term** ``1/2 g^T (GGN + lambda I)^-1 g`` of the
+Laplace evidence at weights that are not the minimum (``g = grad H + lambda w``), which KFAC
+gives too in its own eigenbasis (:meth:`KroneckerFactor.inverse_quadratic_form`).
+
 **Hessian-vector products** (:class:`HessianVectorProduct`): the exact Hessian of the **mean**
 cross-entropy ``L = H / N`` times a vector, by Pearlmutter's R-operator (one forward and one
 backward pass; the ReLU's second derivative is zero almost everywhere). The **sharpness** is its
@@ -51,6 +58,7 @@ from bayes_sgd.curvature.forward import (  # noqa: F401
     softmax_curvature_root,
     summed_cross_entropy,
 )
+from bayes_sgd.curvature.gram import GramSpectrum, gram_spectrum, logit_jvp, summed_gradient  # noqa: F401
 from bayes_sgd.curvature.kfac import KroneckerFactor, dense_layer_factor, kfac_factors  # noqa: F401
 from bayes_sgd.curvature.sharpness import HessianVectorProduct, Sharpness, sharpness  # noqa: F401
 from bayes_sgd.curvature.softmax_layer import (  # noqa: F401

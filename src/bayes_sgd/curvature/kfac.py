@@ -19,7 +19,7 @@ class KroneckerFactor:
 
     ``A = mean_i a_i a_i^T`` (inputs with the bias appended) and ``G = mean_i J_i^T Lambda_i J_i``,
     with their eigenvalues (ascending, clipped at 0: both are positive semi-definite and a
-    negative eigenvalue is rounding).
+    negative eigenvalue is rounding) and eigenvectors (columns).
     """
 
     name: str
@@ -28,6 +28,8 @@ class KroneckerFactor:
     G: np.ndarray
     a_eigenvalues: np.ndarray
     g_eigenvalues: np.ndarray
+    a_vectors: np.ndarray
+    g_vectors: np.ndarray
 
     @property
     def n_params(self) -> int:
@@ -41,12 +43,21 @@ class KroneckerFactor:
         """``ln det(N A kron G + lambda I) = sum_kl ln(N a_k g_l + lambda)``."""
         return float(np.log(self.ggn_eigenvalues() + prior_precision).sum())
 
+    def rotate(self, block: np.ndarray) -> np.ndarray:
+        """A ``[fan_in + 1, fan_out]`` block of parameters (weights over bias) in the eigenbasis of
+        ``A kron G``: ``Q_A^T V Q_G``, whose squares pair with :meth:`ggn_eigenvalues` (same order)."""
+        return self.a_vectors.T @ block @ self.g_vectors
+
+    def inverse_quadratic_form(self, rotated: np.ndarray, prior_precision: float) -> float:
+        """``v^T (N A kron G + lambda I)^-1 v`` for ``v`` given by :meth:`rotate`."""
+        return float((rotated.ravel() ** 2 / (self.ggn_eigenvalues() + prior_precision)).sum())
+
 
 def _factor(name: str, n: int, A_sum: np.ndarray, G_sum: np.ndarray) -> KroneckerFactor:
     A, G = A_sum / n, G_sum / n
-    a_eig = np.clip(linalg.eigvalsh(A, check_finite=False), 0.0, None)
-    g_eig = np.clip(linalg.eigvalsh(G, check_finite=False), 0.0, None)
-    return KroneckerFactor(name, n, A, G, a_eig, g_eig)
+    a_eig, a_vec = linalg.eigh(A, check_finite=False)
+    g_eig, g_vec = linalg.eigh(G, check_finite=False)
+    return KroneckerFactor(name, n, A, G, np.clip(a_eig, 0.0, None), np.clip(g_eig, 0.0, None), a_vec, g_vec)
 
 
 def dense_layer_factor(name: str, inputs: np.ndarray, jacobian_root: np.ndarray) -> KroneckerFactor:
