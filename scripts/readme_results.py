@@ -3,12 +3,15 @@ protocol-variant comparison.
 
     python scripts/readme_results.py results/summary/mnist5k/claims.parquet --readme README.md
     python scripts/readme_results.py results/variants/mnist5k/overview.parquet --readme README.md
+    python scripts/readme_results.py results/evidence/mnist5k/claims.parquet --readme README.md
 
 prints the table as Markdown; with ``--readme`` it also replaces the table between the markers
 of that file: ``<!-- results table: <dataset> -->`` ... ``<!-- end of results table: <dataset> -->``
 for a claims table of that dataset (the README has one for the embedded ``mnist5k`` and one for
 full ``mnist``), ``<!-- variants table -->`` ... ``<!-- end of variants table -->`` for a
-comparison's ``overview.parquet`` (read with the ``verdicts.parquet`` beside it). Every cell is copied from
+comparison's ``overview.parquet`` (read with the ``verdicts.parquet`` beside it),
+``<!-- evidence results: <dataset> -->`` ... for the evidence stage's ``claims.parquet`` (read with
+the ``estimator_check.parquet`` beside it). Every cell is copied from
 those tables (the verdicts the workflow computed), never typed.
 """
 
@@ -21,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bayes_sgd.claims.report import results_markdown, variants_markdown  # noqa: E402
+from bayes_sgd.claims.report import evidence_markdown, results_markdown, variants_markdown  # noqa: E402
 from bayes_sgd.tables import read_provenance, read_table  # noqa: E402
 
 def markers(name: str) -> tuple[str, str]:
@@ -42,6 +45,9 @@ def main() -> None:
     if "variants" in provenance:
         name = "variants table"
         table = variants_markdown(read_table(args.table), read_table(args.table.with_name("verdicts.parquet")))
+    elif "failed_accuracy" in provenance:  # the evidence stage's claims (rule assess_evidence_claims)
+        name = f"evidence results: {provenance['dataset']}"
+        table = evidence_markdown(read_table(args.table), read_table(args.table.with_name("estimator_check.parquet")))
     else:
         name = f"results table: {provenance['dataset']}"
         table = results_markdown(read_table(args.table), provenance["dataset"])

@@ -102,6 +102,33 @@ def test_evidence_tables_claims_and_figures(workdir):
     assert planned_jobs(workdir, *TARGETS) == {}
 
 
+@pytest.mark.slow
+def test_readme_evidence_results_are_generated_from_the_evidence_tables(workdir, tmp_path):
+    import subprocess
+    import sys
+
+    from workflow_helpers import REPO
+
+    claims_path = workdir / f"{EVIDENCE}/claims.parquet"
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- evidence results: mnist5k -->\nold\n<!-- end of evidence results: mnist5k -->\nrest\n")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "readme_results.py"), str(claims_path), "--readme", str(readme)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    claims = read_table(claims_path)
+    check = read_table(workdir / f"{EVIDENCE}/estimator_check.parquet")
+    for r in claims.itertuples():
+        assert f"- `{r.claim_id}` ({r.figure}): **{r.verdict}**. {r.measured}." in proc.stdout
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + len(check) and "KFAC - exact" in rows[0]
+    for line, r in zip(rows[2:], check.itertuples()):
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert int(cells[0]) == r.batch_size and cells[7] == f"{r.error:.4f}"
+    text = readme.read_text()
+    assert proc.stdout in text and "old" not in text and text.endswith("rest\n")
+
+
 @pytest.mark.parametrize("claims, key", [({"method": "hessian"}, "evidence.claims.method"),
                                          ({"prior_precision": "largest"}, "evidence.claims.prior_precision")])
 def test_bad_evidence_config_names_the_key(tmp_path, claims, key):

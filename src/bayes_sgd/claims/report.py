@@ -259,6 +259,21 @@ def results_markdown(claims_table: pd.DataFrame, dataset: str) -> str:
     return f"{table}\n\n{verdict_counts_line(claims_table)}\n"
 
 
+def evidence_markdown(claims_table: pd.DataFrame, check: pd.DataFrame) -> str:
+    """The README's evidence results from a run's ``results/evidence/<dataset>/claims.parquet``
+    and the ``estimator_check.parquet`` beside it: each evidence claim's verdict and measurement,
+    then KFAC against the exact evidence run by run (:func:`evidence_check_frame`), every cell
+    copied from those tables."""
+    claims = "\n".join(
+        f"- `{r.claim_id}` ({r.figure}): **{r.verdict}**. {r.measured}." for r in claims_table.itertuples()
+    )
+    return (
+        f"{claims}\n\nKFAC against the exact evidence of the whole network (nats per example above the null "
+        f"model, each at its own evidence-maximising prior precision; the non-MAP terms beside them):\n\n"
+        f"{_md_table(evidence_check_frame(check))}\n"
+    )
+
+
 # --- the protocol-variant comparison (bayes_sgd.variants) ---------------------------------------
 
 
