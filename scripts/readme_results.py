@@ -47,7 +47,8 @@ def main() -> None:
         table = variants_markdown(read_table(args.table), read_table(args.table.with_name("verdicts.parquet")))
     elif "failed_accuracy" in provenance:  # the evidence stage's claims (rule assess_evidence_claims)
         name = f"evidence results: {provenance['dataset']}"
-        table = evidence_markdown(read_table(args.table), read_table(args.table.with_name("estimator_check.parquet")))
+        table = evidence_markdown(read_table(args.table), read_table(args.table.with_name("estimator_check.parquet")),
+                                  read_table(args.table.with_name("measures.parquet")))
     else:
         name = f"results table: {provenance['dataset']}"
         table = results_markdown(read_table(args.table), provenance["dataset"])

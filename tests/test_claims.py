@@ -459,7 +459,8 @@ def test_evaluate_claims_without_inputs_measures_nothing():
     assert [r.claim_id for r in rows] == claims.claims_judged_with(claims.PAPER_THRESHOLDS)
     assert all(r.verdict == NOT_MEASURED for r in rows)
     evidence = claims.evaluate_claims(thresholds={"evidence.claims": claims.EvidenceThresholds.defaults()})
-    assert [r.claim_id for r in evidence] == ["mlp_evidence_ranks_runs", "mlp_evidence_peaks_at_accuracy_optimum"]
+    assert [r.claim_id for r in evidence] == ["mlp_evidence_ranks_runs", "mlp_evidence_peaks_at_accuracy_optimum",
+                                              "mlp_evidence_ranks_well_trained_runs", "mlp_evidence_beats_other_measures"]
     assert all(r.verdict == NOT_MEASURED and r.tables == "evidence" for r in evidence)
 
 
@@ -469,7 +470,7 @@ def test_every_claim_goes_through_one_registry():
     assert list(claims.CLAIMS) == claims.claims_judged_with("scaling.claims") + claims.claims_judged_with("evidence.claims")
     why = "not built: stage 'evidence' is not in this configuration's targets (data)"
     rows = claims.evaluate_claims(not_built={"evidence": why}, thresholds={"evidence.claims": None})
-    assert [(r.criterion, r.measured, r.verdict) for r in rows] == [("-", why, NOT_MEASURED)] * 2
+    assert [(r.criterion, r.measured, r.verdict) for r in rows] == [("-", why, NOT_MEASURED)] * 4
     with pytest.raises(ValueError, match="needs the evidence.claims thresholds"):
         claims.evaluate_claims({"evidence": None}, thresholds={"evidence.claims": None})
 

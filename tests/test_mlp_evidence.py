@@ -412,12 +412,16 @@ def fake_table(evidence_by_b, accuracy_by_b, seeds=(0, 1), failed=()):
 
 
 THRESHOLDS = EvidenceThresholds(method="kfac", prior_precision="maximum", min_spearman=0.5, min_runs=5, max_grid_steps=1,
-                                min_fraction=0.75, min_batch_sizes=3, failed_accuracy=0.15)
+                                min_fraction=0.75, min_batch_sizes=3, well_trained_accuracy=0.85,
+                                min_well_trained_batch_sizes=4, min_median_within_curve_rho=0.5,
+                                min_positive_fraction=0.666, failed_accuracy=0.15)
 
 
-def evidence_claims(table):
-    """The two evidence claims judged by the registry, as the workflow judges them."""
-    return claims.evaluate_claims({"evidence": table}, {"evidence.claims": THRESHOLDS})
+def evidence_claims(table, harder=False):
+    """The evidence claims judged by the registry, as the workflow judges them: the first two, or
+    (``harder``) the two among well-trained networks."""
+    rows = claims.evaluate_claims({"evidence": table}, {"evidence.claims": THRESHOLDS})
+    return rows[2:] if harder else rows[:2]
 
 
 def curves_table(evidence_by_b, accuracy_by_b, n_curves, **kwargs):
@@ -553,3 +557,49 @@ def test_estimator_check_compares_kfac_with_exact_run_by_run():
     assert (r["exact_non_map"], r["kfac_non_map"], r["trace_ratio"]) == (0.07, 0.3, 20.0)
     table = check_table()
     assert estimator_check(table[table["method"] != "exact"]).empty
+
+
+def measures_table(curves):
+    """Well-trained curves: per curve a dict B -> (test accuracy, evidence, sharpness, GGN trace,
+    Occam factor per example), two seeds each, one curve per N."""
+    rows = []
+    for k, curve in enumerate(curves):
+        for b, (acc, ev, sharp, trace, occam) in curve.items():
+            for s in (0, 1):
+                rows.append(dict(method="kfac", prior_kind="maximum", prior_precision=1.0, n_train=1000 + k,
+                                 learning_rate=1.0, momentum=0.9, l2=0.0, steps=100, batch_size=b, seed=s,
+                                 status="ok", test_accuracy=acc + 0.0001 * s, prior_interior=True,
+                                 log_evidence_ratio_per_example=ev, sharpness=sharp, ggn_trace=trace,
+                                 occam_factor_per_example=occam))
+    return pd.DataFrame(rows)
+
+
+def test_harder_claims_read_only_well_trained_batch_sizes():
+    from bayes_sgd.claims.evidence import within_curve_measures
+
+    # accuracy 0.86-0.92 on B = 30 ... 1000; B = 10 partly trained (0.5): its low evidence must not count
+    acc = {10: 0.5, 30: 0.86, 100: 0.92, 300: 0.90, 1000: 0.88}
+    follows = {b: (a, a, 1 / a, 1 / a, 1 - a) for b, a in acc.items()}  # every measure ranks like accuracy
+    evidence_only = {b: (a, a, a, a, a) for b, a in acc.items()}  # the other measures rank backwards
+    reversed_ = {b: (a, (-a if a > 0.6 else -5.0), 1 / a, 1 / a, 1 - a) for b, a in acc.items()}
+    m = within_curve_measures(measures_table([follows] * 3), THRESHOLDS)
+    assert set(m["n_batch_sizes"]) == {4} and np.allclose(m["rho"], 1.0)  # B = 10 left out
+    ranks, beats = evidence_claims(measures_table([evidence_only] * 3), harder=True)
+    assert ranks.verdict == HOLDS and beats.verdict == HOLDS, beats.measured
+    assert "median rho 1.00 over 3 curves, rho > 0 on 3/3" in ranks.measured
+    # evidence that is high at B = 10 only through the dead-versus-alive contrast is not enough:
+    # among the well-trained batch sizes it ranks them backwards
+    ranks, beats = evidence_claims(measures_table([reversed_] * 3), harder=True)
+    assert ranks.verdict == DOES_NOT_HOLD and beats.verdict == DOES_NOT_HOLD
+    # a tie with another measure is not "beats"
+    ranks, beats = evidence_claims(measures_table([follows] * 3), harder=True)
+    assert ranks.verdict == HOLDS and beats.verdict == DOES_NOT_HOLD
+    # rho > 0 on two curves of three (the bar, 2/3) with median 1: holds; on one of three: does not
+    ranks, _ = evidence_claims(measures_table([evidence_only, evidence_only, reversed_]), harder=True)
+    assert ranks.verdict == HOLDS and "rho > 0 on 2/3" in ranks.measured
+    ranks, _ = evidence_claims(measures_table([evidence_only, reversed_, reversed_]), harder=True)
+    assert ranks.verdict == DOES_NOT_HOLD
+    # curves with too few well-trained batch sizes: not measured
+    short = {b: v for b, v in follows.items() if b <= 100}
+    ranks, beats = evidence_claims(measures_table([short]), harder=True)
+    assert ranks.verdict == NOT_MEASURED and beats.verdict == NOT_MEASURED

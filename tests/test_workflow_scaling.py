@@ -273,7 +273,8 @@ def test_figures_and_claims_report(workdir):
     # verdicts are those judged by rule assess_evidence_claims (copied, never judged again)
     evidence = read_table(workdir / "results/evidence/mnist5k/claims.parquet")
     assert list(table["claim_id"]) == list(claims.CLAIMS)
-    assert list(evidence["claim_id"]) == ["mlp_evidence_ranks_runs", "mlp_evidence_peaks_at_accuracy_optimum"]
+    assert list(evidence["claim_id"]) == ["mlp_evidence_ranks_runs", "mlp_evidence_peaks_at_accuracy_optimum",
+                                         "mlp_evidence_ranks_well_trained_runs", "mlp_evidence_beats_other_measures"]
     copied = table.set_index("claim_id").loc[list(evidence["claim_id"]), ["measured", "verdict"]]
     assert copied.to_dict("records") == evidence[["measured", "verdict"]].to_dict("records")
     statements = {**{k: c.statement for k, c in claims.CLAIMS.items()}, **dict(zip(evidence["claim_id"], evidence["statement"]))}

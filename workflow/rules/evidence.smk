@@ -74,6 +74,8 @@ rule assess_evidence_claims:
         peaks=f"{EVIDENCE_DIR}/peaks.parquet",
         # KFAC against the exact evidence, run by run (evidence.exact_network)
         estimator_check=f"{EVIDENCE_DIR}/estimator_check.parquet",
+        # the within-curve rho of every generalisation measure among well-trained runs
+        measures=f"{EVIDENCE_DIR}/measures.parquet",
     params:
         claims=EVIDENCE["claims"],
         failed_accuracy=EVIDENCE["failed_accuracy"],

@@ -6,7 +6,7 @@ from dataclasses import asdict
 import pandas as pd
 
 from bayes_sgd import claims
-from bayes_sgd.claims.evidence import SECTION, EvidenceThresholds, estimator_check, evidence_peaks
+from bayes_sgd.claims.evidence import SECTION, EvidenceThresholds, estimator_check, evidence_peaks, within_curve_measures
 from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.tables import read_table, write_table
 
@@ -28,4 +28,5 @@ for _, r in check.iterrows():
              "(error %+.4f); non-MAP term %.4f (KFAC's %.4f)", r["batch_size"], r["seed"], r["status"],
              r["test_accuracy"], r["exact"], r["kfac"], r["error"], r["exact_non_map"], r["kfac_non_map"])
 write_table(check, snakemake.output.estimator_check, provenance)
+write_table(within_curve_measures(table, thresholds), snakemake.output.measures, provenance)
 log.info("wrote %s", ", ".join(snakemake.output))

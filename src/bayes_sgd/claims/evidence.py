@@ -43,6 +43,10 @@ class EvidenceThresholds:
     max_grid_steps: int
     min_fraction: float
     min_batch_sizes: int
+    well_trained_accuracy: float
+    min_well_trained_batch_sizes: int
+    min_median_within_curve_rho: float
+    min_positive_fraction: float
     failed_accuracy: float
 
     @classmethod
@@ -188,6 +192,113 @@ def claim_evidence_peaks_at_accuracy_optimum(table: pd.DataFrame | None, t: Evid
         verdict = HOLDS if fraction > null_q95 else UNDECIDED
     return result(cid, criterion, "; ".join(parts), verdict)
 
+
+
+
+#: The generalisation measures compared within curves (Jiang et al. 2019, "Fantastic
+#: generalization measures"): name -> (column of the evidence table, sign), each oriented so
+#: that larger should mean better test accuracy.
+MEASURES = {
+    "evidence": (EVIDENCE_COLUMN, 1.0),
+    "sharpness (negated)": ("sharpness", -1.0),
+    "Gauss-Newton trace (negated)": ("ggn_trace", -1.0),
+    "Occam factor (negated)": ("occam_factor_per_example", -1.0),
+}
+
+
+def within_curve_measures(table: pd.DataFrame, t: EvidenceThresholds) -> pd.DataFrame:
+    """Per curve and measure (:data:`MEASURES`), the Spearman rho over the curve's well-trained
+    batch sizes between the seed-mean measure and the seed-mean test accuracy.
+
+    A batch size is well trained when its seed-mean test accuracy is at least
+    ``t.well_trained_accuracy`` (over the runs that trained, as for the other claims); a curve
+    enters with at least ``t.min_well_trained_batch_sizes`` of them. The evidence is
+    ``t.method`` at ``t.prior_precision``; sharpness and the Gauss-Newton trace are run-level
+    (the same on every row of a run). One row per (curve, measure): ``n_batch_sizes``, ``rho``.
+    """
+    keys = list(CURVE_SETTINGS)
+    rows = select_evidence(table, t.method, t.prior_precision)
+    rows = rows[trained_mask(rows, t.failed_accuracy) & np.isfinite(rows[EVIDENCE_COLUMN])]
+    measures = {name: spec for name, spec in MEASURES.items() if spec[0] in rows}  # a table may lack some
+    columns = [column for column, _ in measures.values()]
+    out = []
+    for key, curve in rows.groupby(keys, sort=True):
+        means = curve.groupby("batch_size")[[*columns, "test_accuracy"]].mean()
+        good = means[means["test_accuracy"] >= t.well_trained_accuracy]
+        if len(good) < t.min_well_trained_batch_sizes:
+            continue
+        for name, (column, sign) in measures.items():
+            rho = float(stats.spearmanr(sign * good[column], good["test_accuracy"]).statistic)
+            out.append(dict(zip(keys, key), measure=name, n_batch_sizes=len(good), rho=rho))
+    return pd.DataFrame(out, columns=[*keys, "measure", "n_batch_sizes", "rho"])
+
+
+def _curve_label(r) -> str:
+    return f"N={r.n_train} eps={r.learning_rate:g} m={r.momentum:g}"
+
+
+@claim(
+    "mlp_evidence_ranks_well_trained_runs",
+    "evidence (c)",
+    "Within a curve, the evidence ranks networks that all trained (test accuracy >= 85%) like their "
+    "test accuracy.",
+    inputs=("evidence",),
+    thresholds=SECTION,
+)
+def claim_evidence_ranks_well_trained(table: pd.DataFrame | None, t: EvidenceThresholds) -> ClaimResult:
+    """Median over curves of the within-curve rho of the evidence (:func:`within_curve_measures`)
+    at least ``min_median_within_curve_rho``, and rho > 0 on at least ``min_positive_fraction`` of
+    the curves; no curve with enough well-trained batch sizes: not measured."""
+    cid = "mlp_evidence_ranks_well_trained_runs"
+    criterion = (
+        f"over the curves with >= {t.min_well_trained_batch_sizes} batch sizes of seed-mean test accuracy "
+        f">= {t.well_trained_accuracy:g}: Spearman rho(seed-mean ln evidence ratio [{t.method}, lambda = "
+        f"{t.prior_precision}], seed-mean test accuracy) over those batch sizes; holds if the median over "
+        f"curves is >= {t.min_median_within_curve_rho:g} and rho > 0 on >= {100 * t.min_positive_fraction:.0f}% "
+        "of the curves"
+    )
+    if table is None:
+        return missing(cid, criterion, "no evidence table")
+    m = within_curve_measures(table, t)
+    ev = m[m["measure"] == "evidence"]
+    if ev.empty:
+        return missing(cid, criterion, "no curve with enough well-trained batch sizes")
+    median, positive = float(ev["rho"].median()), float((ev["rho"] > 0).mean())
+    parts = [f"median rho {median:.2f} over {len(ev)} curves, rho > 0 on {int((ev['rho'] > 0).sum())}/{len(ev)}"]
+    parts += [f"{_curve_label(r)}: rho {r.rho:.2f} over {r.n_batch_sizes} B" for r in ev.itertuples()]
+    holds = np.isfinite(median) and median >= t.min_median_within_curve_rho and positive >= t.min_positive_fraction
+    return result(cid, criterion, "; ".join(parts), HOLDS if holds else DOES_NOT_HOLD)
+
+
+@claim(
+    "mlp_evidence_beats_other_measures",
+    "evidence (d)",
+    "Within curves of well-trained networks, the evidence tells test accuracy better than sharpness, "
+    "the Gauss-Newton trace or the Occam factor alone.",
+    inputs=("evidence",),
+    thresholds=SECTION,
+)
+def claim_evidence_beats_other_measures(table: pd.DataFrame | None, t: EvidenceThresholds) -> ClaimResult:
+    """The evidence's median within-curve rho exceeds that of every other measure of
+    :data:`MEASURES` (each negated, so that larger should mean better)."""
+    cid = "mlp_evidence_beats_other_measures"
+    criterion = (
+        "median over curves of the within-curve rho (as mlp_evidence_ranks_well_trained_runs) of the evidence "
+        "above that of every other measure: sharpness, Gauss-Newton trace and Occam factor, each negated"
+    )
+    if table is None:
+        return missing(cid, criterion, "no evidence table")
+    m = within_curve_measures(table, t)
+    if m.empty:
+        return missing(cid, criterion, "no curve with enough well-trained batch sizes")
+    medians = m.groupby("measure", sort=False)["rho"].median()
+    others = medians.drop("evidence")
+    if others.empty:
+        return missing(cid, criterion, "the evidence table has none of the other measures")
+    measured = "median rho: " + ", ".join(f"{name} {value:.2f}" for name, value in medians.items())
+    measured += f" ({m['measure'].eq('evidence').sum()} curves)"
+    beats = np.isfinite(medians["evidence"]) and bool((medians["evidence"] > others.fillna(-np.inf)).all())
+    return result(cid, criterion, measured, HOLDS if beats else DOES_NOT_HOLD)
 
 
 #: The run keys of one row of :func:`estimator_check` (with the seed).

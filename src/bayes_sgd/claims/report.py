@@ -259,11 +259,24 @@ def results_markdown(claims_table: pd.DataFrame, dataset: str) -> str:
     return f"{table}\n\n{verdict_counts_line(claims_table)}\n"
 
 
-def evidence_markdown(claims_table: pd.DataFrame, check: pd.DataFrame) -> str:
+def measures_frame(measures: pd.DataFrame) -> pd.DataFrame:
+    """``measures.parquet`` (:func:`bayes_sgd.claims.evidence.within_curve_measures`) as a curve x
+    measure table of within-curve rho, with the well-trained batch sizes of each curve."""
+    if measures.empty:
+        return pd.DataFrame()
+    label = ("N=" + measures["n_train"].astype(str) + " eps=" + measures["learning_rate"].map("{:g}".format)
+             + " m=" + measures["momentum"].map("{:g}".format))
+    table = measures.assign(Curve=label).pivot_table(index=["Curve", "n_batch_sizes"], columns="measure", values="rho",
+                                                     sort=False)
+    table = table.reindex(columns=list(dict.fromkeys(measures["measure"])))
+    return table.map(lambda x: f"{x:.2f}").reset_index().rename(columns={"n_batch_sizes": "Batch sizes"})
+
+
+def evidence_markdown(claims_table: pd.DataFrame, check: pd.DataFrame, measures: pd.DataFrame | None = None) -> str:
     """The README's evidence results from a run's ``results/evidence/<dataset>/claims.parquet``
-    and the ``estimator_check.parquet`` beside it: each evidence claim's verdict and measurement,
-    then KFAC against the exact evidence run by run (:func:`evidence_check_frame`), every cell
-    copied from those tables."""
+    and the ``estimator_check.parquet`` and ``measures.parquet`` beside it: each evidence claim's
+    verdict and measurement, KFAC against the exact evidence run by run (:func:`evidence_check_frame`)
+    and the generalisation measures (:func:`measures_frame`), every cell copied from those tables."""
     claims = "\n".join(
         f"- `{r.claim_id}` ({r.figure}): **{r.verdict}**. {r.measured}." for r in claims_table.itertuples()
     )
@@ -271,6 +284,10 @@ def evidence_markdown(claims_table: pd.DataFrame, check: pd.DataFrame) -> str:
         f"{claims}\n\nKFAC against the exact evidence of the whole network (nats per example above the null "
         f"model, each at its own evidence-maximising prior precision; the non-MAP terms beside them):\n\n"
         f"{_md_table(evidence_check_frame(check))}\n"
+        + ("" if measures is None else
+           "\nGeneralisation measures (Jiang et al. 2019) among well-trained batch sizes: the Spearman rho of each "
+           "measure (oriented so that larger should mean better) with test accuracy within each curve:\n\n"
+           f"{_md_table(measures_frame(measures))}\n")
     )
 
 
