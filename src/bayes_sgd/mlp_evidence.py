@@ -17,13 +17,17 @@ evidence is that of the minimum SGD found, read with a prior chosen afterwards. 
 with L2 coefficient ``l2`` (summed-cost convention, :mod:`bayes_sgd.training.sgd`) did minimise ``C`` with
 ``lambda = l2``; they are treated like the others (grid plus maximising ``lambda``).
 
-Four estimates (column ``method``):
+Five estimates (column ``method``):
 
 * ``exact``: every parameter, the exact eigenvalues of the whole network's GGN from its
   ``N (C - 1)`` square Gram matrix (:func:`bayes_sgd.curvature.gram_spectrum`; the rest of the
   ``p`` eigenvalues are exactly zero): the ground truth the estimators are judged against, for
   the runs ``evidence.exact_network`` picks with N <= its ``max_examples`` (the eigenproblem
   grows as N^3);
+* ``slq``: every parameter, stochastic Lanczos quadrature on exact Gauss-Newton-vector products
+  (:mod:`bayes_sgd.curvature.slq`): nodes and weights in place of the eigenvalues, and the
+  Occam factor's standard error over the probes (column ``occam_standard_error``); no KFAC
+  independence assumption, and any N (config ``evidence.slq``);
 * ``kfac``: every parameter, ``e_j = N a_k g_l`` of each layer's KFAC factors (blocks between
   layers dropped), ``p = 636,010`` at H = 800;
 * ``kfac_softmax_layer`` and ``exact_softmax_layer``: the evidence of the softmax layer alone
@@ -67,7 +71,7 @@ from bayes_sgd.mlp import Architecture
 from bayes_sgd.schema import section_defaults
 from bayes_sgd import curvature as curv
 
-METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer", "exact")
+METHODS = ("kfac", "kfac_softmax_layer", "exact_softmax_layer", "exact", "slq")
 PRIOR_KINDS = ("grid", "maximum")
 
 
@@ -85,12 +89,15 @@ class LaplaceTerms:
 
 
 def laplace_terms(
-    cross_entropy: float, squared_norm: float, eigenvalues: np.ndarray, prior_precision: float
+    cross_entropy: float, squared_norm: float, eigenvalues: np.ndarray, prior_precision: float,
+    weights: np.ndarray | None = None,
 ) -> LaplaceTerms:
     """``depth = -H - (lambda/2)|w|^2`` and ``Occam = 1/2 sum_j ln(1 + e_j/lambda)``.
 
     ``eigenvalues``: all ``p`` eigenvalues of the curvature (zeros included), ``>= 0``.
     ``1/2 sum ln(1 + e/lambda)`` equals ``1/2 [ln det(GGN + lambda I) - p ln lambda]``.
+    ``weights``: the multiplicity of each eigenvalue (a quadrature's nodes, :mod:`bayes_sgd.curvature.slq`);
+    None: one each.
     """
     if not prior_precision > 0:
         raise ValueError(f"prior precision must be positive, got {prior_precision!r}")
@@ -98,12 +105,14 @@ def laplace_terms(
     if np.any(e < 0) or not np.isfinite(e).all():
         raise ValueError("curvature eigenvalues must be finite and non-negative")
     depth = -float(cross_entropy) - 0.5 * prior_precision * float(squared_norm)
-    occam = 0.5 * float(np.log1p(e / prior_precision).sum())
+    terms = np.log1p(e / prior_precision)
+    occam = 0.5 * float(terms.sum() if weights is None else np.asarray(weights) @ terms)
     return LaplaceTerms(float(prior_precision), depth, occam)
 
 
 def maximising_prior_precision(
-    squared_norm: float, eigenvalues: np.ndarray, bounds: tuple[float, float] = (1e-8, 1e8)
+    squared_norm: float, eigenvalues: np.ndarray, bounds: tuple[float, float] = (1e-8, 1e8),
+    weights: np.ndarray | None = None,
 ) -> tuple[float, bool]:
     """``(lambda*, interior)``: the prior precision maximising ``ln Z`` within ``bounds``.
 
@@ -113,11 +122,12 @@ def maximising_prior_precision(
     """
     lo, hi = (math.log(b) for b in bounds)
     e = np.asarray(eigenvalues, dtype=np.float64)
+    mult = np.ones_like(e) if weights is None else np.asarray(weights, dtype=np.float64)
     w2 = float(squared_norm)
 
     def slope(t: float) -> float:
         lam = math.exp(t)
-        return -0.5 * lam * w2 + 0.5 * float((e / (e + lam)).sum())
+        return -0.5 * lam * w2 + 0.5 * float(mult @ (e / (e + lam)))
 
     f_lo, f_hi = slope(lo), slope(hi)
     if f_lo <= 0:
@@ -139,6 +149,9 @@ def evidence_rows(
     prior_precisions: Sequence[float],
     search_bounds: tuple[float, float],
     non_map: Callable[[float], float] | None = None,
+    weights: np.ndarray | None = None,
+    n_parameters: int | None = None,
+    occam_standard_error: Callable[[float], float] | None = None,
 ) -> pd.DataFrame:
     """One row per prior precision of the grid plus one at the maximising ``lambda*``.
 
@@ -146,26 +159,30 @@ def evidence_rows(
     ``prior_interior`` (``lambda*`` inside the search bounds; True on grid rows),
     ``n_parameters``, ``squared_norm``, ``depth``, ``occam_factor``, ``log_evidence``,
     ``null_log_evidence``, ``log_evidence_ratio``, ``non_map_term`` (``non_map(lambda)``, ``nan``
-    without it) and the last five ``..._per_example``.
+    without it), ``occam_standard_error`` (of a stochastic estimate; ``nan`` for the
+    deterministic ones) and the ``..._per_example`` of the evidence terms. ``weights`` and
+    ``n_parameters``: a quadrature's nodes with their multiplicities instead of every eigenvalue.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    lam_star, interior = maximising_prior_precision(squared_norm, eigenvalues, search_bounds)
+    lam_star, interior = maximising_prior_precision(squared_norm, eigenvalues, search_bounds, weights)
     null = null_log_evidence(n_examples, n_classes)
     rows = []
     for lam, kind, inside in [*((float(l), "grid", True) for l in prior_precisions), (lam_star, "maximum", interior)]:
-        t = laplace_terms(cross_entropy, squared_norm, eigenvalues, lam)
+        t = laplace_terms(cross_entropy, squared_norm, eigenvalues, lam, weights)
         rows.append(
             dict(
                 method=method, prior_precision=lam, prior_kind=kind, prior_interior=bool(inside),
-                n_parameters=int(len(eigenvalues)), squared_norm=float(squared_norm),
+                n_parameters=int(len(eigenvalues) if n_parameters is None else n_parameters),
+                squared_norm=float(squared_norm),
                 depth=t.depth, occam_factor=t.occam_factor, log_evidence=t.log_evidence,
                 null_log_evidence=null, log_evidence_ratio=t.log_evidence - null,
                 non_map_term=float(non_map(lam)) if non_map is not None else math.nan,
+                occam_standard_error=float(occam_standard_error(lam)) if occam_standard_error else math.nan,
             )
         )
     out = pd.DataFrame(rows)
-    for col in ("depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term"):
+    for col in ("depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term", "occam_standard_error"):
         out[f"{col}_per_example"] = out[col] / n_examples
     return out
 
@@ -182,6 +199,9 @@ class EvidenceSettings:
     search_bounds: tuple[float, float] = (_EVIDENCE["search_bounds"]["min"], _EVIDENCE["search_bounds"]["max"])
     exact_softmax_layer: bool = True  # per job: whether this run gets it (evidence.exact_softmax_layer picks the runs)
     exact_network: bool = False  # per job: whether this run gets method exact (evidence.exact_network)
+    slq_probes: int = 0  # method slq (evidence.slq): Rademacher probes; 0: no SLQ
+    slq_steps: int = 30  # Lanczos steps per probe
+    slq_seed: int = 0
     sharpness_tolerance: float = _EVIDENCE["sharpness"]["tolerance"]
     sharpness_max_iterations: int = _EVIDENCE["sharpness"]["max_iterations"]
     lanczos_vectors: int = _EVIDENCE["sharpness"]["lanczos_vectors"]
@@ -272,6 +292,15 @@ def run_evidence(
         timings["exact"] = clock() - t0
         tables.append(evidence_rows(method="exact", squared_norm=w_sq, eigenvalues=gram.ggn_eigenvalues(),
                                     non_map=gram.non_map_term, **common))
+    if settings.slq_probes > 0:
+        t0 = clock()
+        quad = curv.slq_spectrum(curv.GaussNewtonProduct(arch, w, X), arch.n_params, settings.slq_probes,
+                                 settings.slq_steps, np.random.default_rng(settings.slq_seed))
+        nodes, mass = quad.pooled()
+        timings["slq"] = clock() - t0
+        tables.append(evidence_rows(method="slq", squared_norm=w_sq, eigenvalues=nodes, weights=mass,
+                                    n_parameters=arch.n_params, occam_standard_error=quad.occam_standard_error,
+                                    **common))
     if settings.exact_softmax_layer:
         t0 = clock()
         exact = curv.last_layer_ggn_eigenvalues(arch, w, X, settings.chunk_size)
@@ -305,7 +334,7 @@ def diverged_rows(settings: EvidenceSettings, n_examples: int, n_classes: int) -
     and grid precision (no maximum), so that the run is visible and counted downstream."""
     null = null_log_evidence(n_examples, n_classes)
     methods = [m for m in METHODS if (m != "exact_softmax_layer" or settings.exact_softmax_layer)
-               and (m != "exact" or settings.exact_network)]
+               and (m != "exact" or settings.exact_network) and (m != "slq" or settings.slq_probes > 0)]
     rows = [
         dict(method=m, prior_precision=float(l), prior_kind="grid", prior_interior=False, n_parameters=-1,
              null_log_evidence=null)
@@ -313,8 +342,9 @@ def diverged_rows(settings: EvidenceSettings, n_examples: int, n_classes: int) -
     ]
     out = pd.DataFrame(rows)
     nan_columns = ("squared_norm", "depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term",
-                   "depth_per_example", "occam_factor_per_example", "log_evidence_per_example",
-                   "log_evidence_ratio_per_example", "non_map_term_per_example", *RUN_COLUMNS)
+                   "occam_standard_error", "depth_per_example", "occam_factor_per_example", "log_evidence_per_example",
+                   "log_evidence_ratio_per_example", "non_map_term_per_example", "occam_standard_error_per_example",
+                   *RUN_COLUMNS)
     for col in nan_columns:
         out[col] = np.nan
     return out
