@@ -294,8 +294,9 @@ def run_evidence(
                                     non_map=gram.non_map_term, **common))
     if settings.slq_probes > 0:
         t0 = clock()
-        quad = curv.slq_spectrum(curv.GaussNewtonProduct(arch, w, X), arch.n_params, settings.slq_probes,
-                                 settings.slq_steps, np.random.default_rng(settings.slq_seed))
+        gram = curv.GramProduct(arch, w, X)  # the Gauss-Newton's nonzero spectrum, without its null space
+        quad = curv.slq_spectrum(gram, gram.dimension, settings.slq_probes, settings.slq_steps,
+                                 np.random.default_rng(settings.slq_seed))
         nodes, mass = quad.pooled()
         timings["slq"] = clock() - t0
         tables.append(evidence_rows(method="slq", squared_norm=w_sq, eigenvalues=nodes, weights=mass,

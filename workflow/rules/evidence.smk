@@ -20,6 +20,7 @@ rule compute_mlp_evidence:
         search_bounds=EVIDENCE["search_bounds"],
         exact_softmax_layer=exact_softmax_layer,
         exact_network=exact_network,
+        slq=EVIDENCE["slq"],
         sharpness=EVIDENCE["sharpness"],
         chunk_size=EVIDENCE["chunk_size"],
         failed_accuracy=EVIDENCE["failed_accuracy"],
