@@ -21,7 +21,7 @@ def test_the_module_map_names_every_module():
 
 
 def test_the_readme_holds_the_markers_of_every_generated_table():
-    """scripts/readme_results.py rewrites the README between these markers and stops where they are
+    """scripts/readme_results.py (and scripts/validate_slq.py) rewrite the README between these markers and stop where they are
     missing (commit 716f5d8 once dropped the variants section with its markers)."""
     readme = (REPO / "README.md").read_text()
     for name in ("results table: mnist5k", "results table: mnist", "variants table", "evidence results: mnist5k",
