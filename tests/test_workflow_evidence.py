@@ -130,6 +130,34 @@ def test_readme_evidence_results_are_generated_from_the_evidence_tables(workdir,
     assert proc.stdout in text and "old" not in text and text.endswith("rest\n")
 
 
+@pytest.mark.slow
+def test_validate_slq_script_on_a_workflow_run(workdir, tmp_path):
+    """scripts/validate_slq.py on one run the workflow trained: exact, KFAC and SLQ rows on every
+    grid lambda, the exact row with zero error, and the README table between its markers."""
+    import subprocess
+    import sys
+
+    from workflow_helpers import REPO
+
+    weights = "results/weights/mnist5k/paper/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- slq validation -->\nold\n<!-- end of slq validation -->\nrest\n")
+    out = tmp_path / "slq.parquet"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "validate_slq.py"), weights, "--workdir", str(workdir), "--config",
+         str(workdir / "config" / "config.yaml"), "--settings", "4x10", "--out", str(out), "--readme", str(readme)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    table = read_table(out)
+    assert set(table["estimate"]) == {"exact", "kfac", "slq"} and table.groupby("estimate").size().nunique() == 1
+    assert (table.loc[table["estimate"] == "exact", "error"] == 0).all()
+    assert (table.loc[table["estimate"] == "slq", "standard_error"] > 0).any()
+    assert read_provenance(out)["provenance"]["settings"] == ["4x10"]
+    text = readme.read_text()
+    assert "SLQ 4x10" in text and "old" not in text and text.endswith("rest\n")
+
+
 @pytest.mark.parametrize("claims, key", [({"method": "hessian"}, "evidence.claims.method"),
                                          ({"prior_precision": "largest"}, "evidence.claims.prior_precision")])
 def test_bad_evidence_config_names_the_key(tmp_path, claims, key):
