@@ -110,27 +110,38 @@ def test_kfac_log_det_is_exact_for_one_example(tiny):
         assert kfac_log_det(factors, lam) == pytest.approx(blockdiag, rel=1e-9)
 
 
-def test_kfac_log_det_near_exact_full_ggn(tiny):
-    """KFAC (Kronecker factors, blocks between layers dropped) against the exact full GGN of a
-    20-8-3 network on 50 examples (p = 203 parameters, GGN rank <= (C - 1) N = 100).
-
-    KFAC is an approximation, and this tiny net is a hard case for it: dropping the blocks
-    between layers counts the rank-100 curvature twice. Stated tolerance: the Occam factor
-    1/2 [ln det(GGN + lambda I) - p ln lambda] within 35% at lambda in {0.1, 1, 10} (measured on
-    this fixture: 7-29%); a missing factor N (ln 50 per parameter) or a wrong G is far outside.
-    Each layer's Kronecker factorisation alone is checked against its exact GGN block within 25%
-    (measured: 1-22%)."""
+def test_kfac_log_det_beats_the_wrong_factorisations(tiny):
+    """KFAC against the exact full GGN of a 20-8-3 network on 50 examples, without a tolerance
+    chosen after measuring (the earlier version allowed 35% where it had measured 7-29%): KFAC is
+    an approximation, so the test asks what a bug would break. Each layer's Kronecker
+    factorisation must be nearer the exact block's Occam factor than the same factors without
+    the factor N, with G replaced by its trace times the identity, or with A replaced by its
+    trace times the identity. The whole-network KFAC Occam factor must be within a factor 2 of
+    the exact one either way: a loose bound stated from theory before this fixture was run (the
+    exact block-diagonal GGN's Occam factor lies between the exact one, by Fischer's inequality,
+    and twice it, by interlacing; KFAC's own factorisation error comes on top). KFAC's error on
+    the real runs is measured, not tested: estimator_check.parquet."""
     w, X, y = tiny
     G = full_ggn(ARCH, w, X)
     p = ARCH.n_params
     factors = curv.kfac_factors(ARCH, w, X)
+
+    def occam(eig, lam):
+        return 0.5 * np.log1p(np.clip(eig, 0, None) / lam).sum()
+
     for lam in (0.1, 1.0, 10.0):
-        exact = 0.5 * (np.linalg.slogdet(G + lam * np.eye(p))[1] - p * math.log(lam))
-        approx = 0.5 * (kfac_log_det(factors, lam) - p * math.log(lam))
-        assert approx == pytest.approx(exact, rel=0.35)
         for f, s in zip(factors, layer_slices(ARCH)):
-            block = 0.5 * (np.linalg.slogdet(G[np.ix_(s, s)] + lam * np.eye(len(s)))[1] - len(s) * math.log(lam))
-            assert 0.5 * (f.log_det(lam) - f.n_params * math.log(lam)) == pytest.approx(block, rel=0.25)
+            block = occam(np.linalg.eigvalsh(G[np.ix_(s, s)]), lam)
+            kfac = occam(f.ggn_eigenvalues(), lam)
+            wrong = [
+                occam(np.outer(f.a_eigenvalues, f.g_eigenvalues).ravel(), lam),  # N dropped
+                occam(N * np.outer(f.a_eigenvalues, np.full(len(f.g_eigenvalues), f.g_eigenvalues.mean())).ravel(), lam),
+                occam(N * np.outer(np.full(len(f.a_eigenvalues), f.a_eigenvalues.mean()), f.g_eigenvalues).ravel(), lam),
+            ]
+            assert all(abs(kfac - block) < abs(x - block) for x in wrong), (lam, f.name, kfac, block, wrong)
+        exact = occam(np.linalg.eigvalsh(G), lam)
+        total = sum(occam(f.ggn_eigenvalues(), lam) for f in factors)
+        assert 0.5 * exact < total < 2 * exact
 
 
 # --- the softmax layer and the linear softmax model --------------------------------------------
