@@ -112,7 +112,7 @@ def test_readme_evidence_results_are_generated_from_the_evidence_tables(workdir,
 
     claims_path = workdir / f"{EVIDENCE}/claims.parquet"
     readme = tmp_path / "README.md"
-    readme.write_text("x\n<!-- evidence results: mnist5k -->\nold\n<!-- end of evidence results: mnist5k -->\nrest\n")
+    readme.write_text("x\n<!-- evidence results: mnist5k -->\nSTALE-TABLE\n<!-- end of evidence results: mnist5k -->\nrest\n")
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "readme_results.py"), str(claims_path), "--readme", str(readme)],
         capture_output=True, text=True, timeout=120, check=True,
@@ -127,7 +127,7 @@ def test_readme_evidence_results_are_generated_from_the_evidence_tables(workdir,
         cells = [c.strip() for c in line.strip("|").split(" | ")]
         assert int(cells[0]) == r.batch_size and float(cells[7]) == pytest.approx(r.error, abs=1e-4)
     text = readme.read_text()
-    assert proc.stdout in text and "old" not in text and text.endswith("rest\n")
+    assert proc.stdout in text and "STALE-TABLE" not in text and text.endswith("rest\n")
 
 
 @pytest.mark.slow
@@ -141,7 +141,7 @@ def test_validate_slq_script_on_a_workflow_run(workdir, tmp_path):
 
     weights = "results/weights/mnist5k/paper/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
     readme = tmp_path / "README.md"
-    readme.write_text("x\n<!-- slq validation -->\nold\n<!-- end of slq validation -->\nrest\n")
+    readme.write_text("x\n<!-- slq validation -->\nSTALE-TABLE\n<!-- end of slq validation -->\nrest\n")
     out = tmp_path / "slq.parquet"
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "validate_slq.py"), weights, "--workdir", str(workdir), "--config",
@@ -155,7 +155,7 @@ def test_validate_slq_script_on_a_workflow_run(workdir, tmp_path):
     assert (table.loc[table["estimate"] == "slq", "standard_error"] > 0).any()
     assert read_provenance(out)["provenance"]["settings"] == ["4x10"]
     text = readme.read_text()
-    assert "SLQ 4x10" in text and "old" not in text and text.endswith("rest\n")
+    assert "SLQ 4x10" in text and "STALE-TABLE" not in text and text.endswith("rest\n")
 
 
 @pytest.mark.parametrize("claims, key", [({"method": "hessian"}, "evidence.claims.method"),
