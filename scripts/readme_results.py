@@ -18,18 +18,13 @@ those tables (the verdicts the workflow computed), never typed.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bayes_sgd.claims.report import evidence_markdown, results_markdown, variants_markdown  # noqa: E402
+from bayes_sgd.claims.report import evidence_markdown, results_markdown, rewrite_readme_section, variants_markdown  # noqa: E402
 from bayes_sgd.tables import read_provenance, read_table  # noqa: E402
-
-def markers(name: str) -> tuple[str, str]:
-    """The README markers around the generated table ``name``."""
-    return f"<!-- {name} -->", f"<!-- end of {name} -->"
 
 
 def main() -> None:
@@ -54,12 +49,7 @@ def main() -> None:
         table = results_markdown(read_table(args.table), provenance["dataset"])
     print(table, end="")
     if args.readme:
-        start, end = markers(name)
-        text = args.readme.read_text()
-        pattern = re.compile(re.escape(start) + r"\n.*?" + re.escape(end), re.DOTALL)
-        if not pattern.search(text):
-            sys.exit(f"{args.readme}: no '{start}' ... '{end}' markers")
-        args.readme.write_text(pattern.sub(lambda _: f"{start}\n{table}{end}", text))
+        rewrite_readme_section(args.readme, name, table)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from bayes_sgd import curvature as curv  # noqa: E402
+from bayes_sgd.claims.report import rewrite_readme_section  # noqa: E402
 from bayes_sgd.config import load_config_file, validate_config  # noqa: E402
 from bayes_sgd.data.inputs import training_data  # noqa: E402
 from bayes_sgd.logistic import lambda_grid  # noqa: E402
@@ -142,12 +143,7 @@ def main() -> None:
     text = markdown(table, header)
     print(text, end="")
     if args.readme:
-        start, end = "<!-- slq validation -->", "<!-- end of slq validation -->"
-        readme = args.readme.read_text()
-        pattern = re.compile(re.escape(start) + r"\n.*?" + re.escape(end), re.DOTALL)
-        if not pattern.search(readme):
-            sys.exit(f"{args.readme}: no '{start}' ... '{end}' markers")
-        args.readme.write_text(pattern.sub(lambda _: f"{start}\n{text}{end}", readme))
+        rewrite_readme_section(args.readme, "slq validation", text)
 
 
 if __name__ == "__main__":

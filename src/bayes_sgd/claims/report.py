@@ -339,6 +339,23 @@ def variants_context(
     )
 
 
+def rewrite_readme_section(readme, name: str, text: str) -> None:
+    """Replace what lies between ``<!-- name -->`` and ``<!-- end of name -->`` in the file
+    ``readme`` by ``text``; stop with the missing markers named (scripts/readme_results.py,
+    scripts/validate_slq.py)."""
+    import re
+    import sys
+    from pathlib import Path
+
+    start, end = f"<!-- {name} -->", f"<!-- end of {name} -->"
+    readme = Path(readme)
+    old = readme.read_text()
+    pattern = re.compile(re.escape(start) + r"\n.*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(old):
+        sys.exit(f"{readme}: no '{start}' ... '{end}' markers")
+    readme.write_text(pattern.sub(lambda _: f"{start}\n{text}{end}", old))
+
+
 def _md_table(frame: pd.DataFrame) -> str:
     return _markdown_cells(frame).to_markdown(index=False, tablefmt="pipe") if len(frame) else "(none)"
 

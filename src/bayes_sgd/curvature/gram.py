@@ -53,19 +53,25 @@ def softmax_curvature_factor(probs: np.ndarray) -> np.ndarray:
     return Q[:, :, 1:] * np.sqrt(np.clip(mu[:, None, 1:], 0.0, None))
 
 
-def summed_gradient(arch: Architecture, w: np.ndarray, X: np.ndarray, y: np.ndarray, cache: ForwardCache) -> np.ndarray:
-    """``grad H`` of the summed cross-entropy at ``w`` (flat, the layout of ``w``)."""
+def logit_vjp(arch: Architecture, w: np.ndarray, X: np.ndarray, cache: ForwardCache, cotangent: np.ndarray) -> np.ndarray:
+    """``sum_i J_i^T u_i`` (flat, the layout of ``w``): logit cotangents ``u`` ``[n, C]`` pulled back
+    to the parameters (one backward pass)."""
     p = arch.unpack(w)
-    grad = np.zeros_like(w)
-    g = arch.unpack(grad)
+    out = np.empty_like(w)
+    o = arch.unpack(out)
+    o.W2[...] = cache.hidden.T @ cotangent
+    o.b2[...] = cotangent.sum(axis=0)
+    d1 = (cotangent @ p.W2.T) * cache.mask
+    o.W1[...] = X.T @ d1
+    o.b1[...] = d1.sum(axis=0)
+    return out
+
+
+def summed_gradient(arch: Architecture, w: np.ndarray, X: np.ndarray, y: np.ndarray, cache: ForwardCache) -> np.ndarray:
+    """``grad H`` of the summed cross-entropy at ``w`` (flat): the pull-back of ``p_i - onehot(y_i)``."""
     d2 = cache.probs.copy()
     d2[np.arange(len(y)), np.asarray(y)] -= 1.0
-    d1 = (d2 @ p.W2.T) * cache.mask
-    g.W1[...] = X.T @ d1
-    g.b1[...] = d1.sum(axis=0)
-    g.W2[...] = cache.hidden.T @ d2
-    g.b2[...] = d2.sum(axis=0)
-    return grad
+    return logit_vjp(arch, w, X, cache, d2)
 
 
 def logit_jvp(arch: Architecture, w: np.ndarray, X: np.ndarray, cache: ForwardCache, direction: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ from scipy import linalg
 
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.curvature.forward import as_float64, forward_cache
-from bayes_sgd.curvature.gram import logit_jvp, softmax_curvature_factor
+from bayes_sgd.curvature.gram import logit_jvp, logit_vjp, softmax_curvature_factor
 
 
 class GaussNewtonProduct:
@@ -55,15 +55,8 @@ class GaussNewtonProduct:
         arch, c = self.arch, self.cache
         dz = logit_jvp(arch, self.w, self.X, c, np.ascontiguousarray(v, dtype=np.float64))
         u = c.probs * dz - c.probs * (c.probs * dz).sum(axis=1, keepdims=True)
-        out = np.empty_like(self.w)
-        o, p = arch.unpack(out), arch.unpack(self.w)
-        o.W2[...] = c.hidden.T @ u
-        o.b2[...] = u.sum(axis=0)
-        d1 = (u @ p.W2.T) * c.mask
-        o.W1[...] = self.X.T @ d1
-        o.b1[...] = d1.sum(axis=0)
         self.matvecs += 1
-        return out
+        return logit_vjp(arch, self.w, self.X, c, u)
 
 
 class GramProduct:
@@ -84,13 +77,7 @@ class GramProduct:
         arch, c = self.arch, self.cache
         n, _, r = self.S.shape
         cot = np.einsum("nca,na->nc", self.S, np.asarray(u, dtype=np.float64).reshape(n, r))
-        v = np.empty_like(self.w)
-        o, p = arch.unpack(v), arch.unpack(self.w)
-        o.W2[...] = c.hidden.T @ cot
-        o.b2[...] = cot.sum(axis=0)
-        d1 = (cot @ p.W2.T) * c.mask
-        o.W1[...] = self.X.T @ d1
-        o.b1[...] = d1.sum(axis=0)
+        v = logit_vjp(arch, self.w, self.X, c, cot)
         self.matvecs += 1
         return np.einsum("nca,nc->na", self.S, logit_jvp(arch, self.w, self.X, c, v)).ravel()
 
