@@ -99,6 +99,25 @@ def test_trainer_applies_the_rule_it_documents():
     np.testing.assert_allclose(result.velocity, v, rtol=1e-12, atol=1e-14)
 
 
+def test_every_momentum_form_is_plain_sgd_without_momentum():
+    """At m = 0 the three momentum forms train bit-identical networks, which is why
+    bayes_sgd.variants.run_protocol shares such runs between protocols (and at m = 0.5 they
+    differ, so the comparison can fail)."""
+    X, y = _data(40, seed=3)
+    def final(form, momentum):
+        c = _config(momentum=momentum, momentum_form=form, l2=1.0, steps=30)
+        r = sgd.train(SMALL, X, y, X, y, c)
+        return r.parameters, r.curve
+    for momentum, same in ((0.0, True), (0.5, False)):
+        w0, curve0 = final("heavy_ball", momentum)
+        for form in ("dampened", "nesterov"):
+            w, curve = final(form, momentum)
+            assert np.array_equal(w, w0) == same, (form, momentum)
+            if same:
+                timing = ["seconds"]  # wall-clock time, the one column that may differ
+                pd.testing.assert_frame_equal(curve.drop(columns=timing), curve0.drop(columns=timing))
+
+
 def test_weights_table_holds_the_flat_state_as_float32():
     w = np.array([1.0, -2.5, np.nan, np.inf])
     v = np.array([0.5, 0.0, 1.0, -np.inf])

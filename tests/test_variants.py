@@ -68,6 +68,16 @@ def test_full_batch_runs_drop_the_sampler_from_their_protocol():
     assert full.protocol == "momentum_form-nesterov"
 
 
+def test_runs_without_momentum_drop_the_momentum_form_from_their_protocol():
+    options = {**STATED, "momentum_form": "dampened", "loss_normalisation": "batch_and_classes"}
+    moving = variants.run_protocol(Run(100, 1.0, 0.9, 10, 0.0, 5, 0), options, STATED)
+    still = variants.run_protocol(Run(100, 1.0, 0.0, 10, 0.0, 5, 0), options, STATED)
+    assert moving.protocol == "loss_normalisation-batch_and_classes__momentum_form-dampened"
+    assert still.protocol == "loss_normalisation-batch_and_classes"
+    only_momentum = {**STATED, "momentum_form": "nesterov"}
+    assert variants.run_protocol(Run(100, 1.0, 0.0, 10, 0.0, 5, 0), only_momentum, STATED).protocol == "paper"
+
+
 def test_configured_variants_put_paper_first_and_apply_overrides_and_scale():
     config = config_with(
         {"dampened": {"momentum_form": "dampened"}, "slow": {"learning_rate_scale": 0.1, "sweeps": ["momentum"]}}

@@ -171,7 +171,7 @@ def check_config(config: dict[str, Any]) -> None:
     - the ``scaling:`` sweeps pass :func:`sweep_problems`;
     - the JAX backend gets no protocol option it does not implement, in ``mlp:`` or in a variant
       (:func:`bayes_sgd.training.backends.unsupported_options`);
-    - the variant ``paper`` (always the main protocol) has no overrides.
+    - the variant ``paper`` (always the main protocol) has no overrides (it may list sweeps).
     """
     dataset = config.get("dataset")
     if dataset not in DATASETS:
@@ -223,11 +223,11 @@ def check_config(config: dict[str, Any]) -> None:
                 f"variants.{name}.{key}: the {backend} backend (mlp.backend) implements only {key}: {value!r}, "
                 f"got {overrides[key]!r}; use mlp.backend: numpy"
             )
-    paper = config["variants"].get("paper")
+    paper = {k: v for k, v in (config["variants"].get("paper") or {}).items() if k != "sweeps"}
     if paper:
         raise ConfigError(
-            f"variants.paper: the stated protocol (the mlp: settings as they are) takes no overrides, "
-            f"got {', '.join(sorted(paper))}; give the variant another name"
+            f"variants.paper: the stated protocol (the mlp: settings as they are) takes no overrides "
+            f"(only sweeps), got {', '.join(sorted(paper))}; give the variant another name"
         )
 
 

@@ -114,12 +114,19 @@ def parse_protocol_id(pid: str, stated: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_protocol(run: Run, options: Mapping[str, Any], stated: Mapping[str, Any]) -> Run:
-    """``run`` in the protocol folder of ``options``, canonical for it: a full-batch run
-    (``B = N``) takes the whole training set every step under either ``batch_sampling``, so that
-    option is dropped from its protocol, and the run is shared with the protocols that differ
-    only in it."""
+    """``run`` in the protocol folder of ``options``, canonical for it, so that runs which train
+    the same network are one job:
+
+    - a full-batch run (``B = N``) takes the whole training set every step under either
+      ``batch_sampling``, so that option is dropped from its protocol;
+    - at ``m = 0`` every ``momentum_form`` is plain SGD (``v <- g``, ``w <- w - eps g``), so that
+      option is dropped too (``tests/test_sgd.py`` checks the three forms train bit-identical
+      weights there).
+    """
     if run.batch_size == run.n_train:
         options = {**options, "batch_sampling": stated["batch_sampling"]}
+    if run.momentum == 0:
+        options = {**options, "momentum_form": stated["momentum_form"]}
     return replace(run, protocol=protocol_id(options, stated))
 
 
