@@ -48,6 +48,7 @@ include: "workflow/rules/figures_sgd.smk"
 include: "workflow/rules/scaling.smk"
 include: "workflow/rules/evidence.smk"
 include: "workflow/rules/variants.smk"
+include: "workflow/rules/diagnosis.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -59,6 +60,7 @@ STAGE_TARGETS = {
     "scaling": SCALING_TARGETS,
     "evidence": EVIDENCE_TARGETS,
     "variants": VARIANT_TARGETS,
+    "diagnosis": DIAGNOSIS_TARGETS,
 }
 
 

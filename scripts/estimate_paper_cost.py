@@ -16,6 +16,7 @@ Usage::
     python scripts/estimate_paper_cost.py                          # config/paper.yaml
     python scripts/estimate_paper_cost.py config/config.yaml --cores 2
     python scripts/estimate_paper_cost.py --measure
+    python scripts/estimate_paper_cost.py config/diagnosis.yaml --after config/config.yaml  # beyond the default run
 
 Prints a Markdown table (core-hours per figure, the longest single run) and the total.
 """
@@ -108,7 +109,7 @@ def run_groups(config: dict) -> dict[str, list]:
         for sweep, registered in SWEEPS.items():
             runs = sweep_runs(config["scaling"], sweep)
             groups[f"Figure {registered.figure} ({registered.section})"] = [run_protocol(r, options, stated) for r in runs]
-    if "variants" in targets:
+    if targets & {"variants", "diagnosis"}:  # the diagnosis reads the variants' sweeps
         seeds = config["variant_comparison"]["seeds"]
         for name, variant in configured_variants(config, stated).items():
             runs = [r for figure in variant_figure_runs(variant, config["mlp"], seeds).values() for r in figure]
@@ -121,6 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("config", nargs="?", default=str(REPO / "config" / "paper.yaml"), help="configuration file")
     parser.add_argument("--cores", type=int, default=None, help="also print the wall-time floor on this many cores")
+    parser.add_argument(
+        "--after", metavar="CONFIG", default=None,
+        help="count the runs that CONFIG's default target builds as done (e.g. config/config.yaml, the default run)",
+    )
     parser.add_argument("--measure", action="store_true", help="time the step and evaluation on this machine")
     args = parser.parse_args()
 
@@ -129,7 +134,8 @@ def main() -> None:
     n_test = test_set_size(config)
     model = measure_cost_model() if args.measure else CostModel()
     groups = run_groups(config)
-    table = estimate_cost(groups, model, n_test=n_test, eval_points=config["mlp"]["eval_points"])
+    done = [r for runs in run_groups(load_config(Path(args.after))).values() for r in runs] if args.after else []
+    table = estimate_cost(groups, model, n_test=n_test, eval_points=config["mlp"]["eval_points"], done=done)
 
     print(f"configuration: {args.config} (dataset {dataset}, training pool {train_pool_size(config)}, test set {n_test})")
     print(
@@ -138,7 +144,8 @@ def main() -> None:
         f"{model.per_image * 1e6:.1f} us per evaluated image, {model.overhead:g} s per run"
     )
     print()
-    print("| runs of | runs | not run by an earlier row | core-hours | longest run (hours) |")
+    after = f" or by {args.after}" if args.after else ""
+    print(f"| runs of | runs | not run by an earlier row{after} | core-hours | longest run (hours) |")
     print("|---|---:|---:|---:|---:|")
     for row in table.itertuples():
         print(f"| {row.group} | {row.runs} | {row.new_runs} | {row.core_hours:.2f} | {row.longest_run_hours:.2f} |")

@@ -11,10 +11,9 @@ import pytest
 from bayes_sgd import claims
 from bayes_sgd.claims import registry
 from bayes_sgd.scaling.curves import batch_size_curves
-from bayes_sgd.scaling.fits import sweep_fits as analysis_sweep_fits
 from bayes_sgd.claims.registry import DOES_NOT_HOLD, HOLDS, NOT_MEASURED, UNDECIDED, ClaimThresholds
 from bayes_sgd.minibatch_gradients import normality_statistics
-from table_builders import log_parabola_final
+from table_builders import log_parabola_final, sweep_fits, sweep_optima
 
 T = ClaimThresholds.defaults()
 GRID = [1, 3, 10, 30, 100, 300, 1000]
@@ -67,38 +66,6 @@ def curve_final(
 
 def curve(**kwargs):
     return batch_size_curves(curve_final(**kwargs), diverged_accuracy=0.1)
-
-
-def sweep_optima(sweep, values, b_opt, *, at_edge=None, best_accuracy=None, best_std=0.001):
-    values = np.asarray(values, dtype=float)
-    table = pd.DataFrame(
-        {
-            "learning_rate": 1.0,
-            "n_train": 1000,
-            "momentum": 0.9,
-            sweep: values,
-            "b_opt": np.asarray(b_opt, dtype=float),
-            "at_grid_edge": np.zeros(values.size, bool) if at_edge is None else np.asarray(at_edge),
-            "best_accuracy": 0.95 if best_accuracy is None else np.asarray(best_accuracy, dtype=float),
-            "best_accuracy_std": best_std,
-        }
-    )
-    return table
-
-
-def sweep_fits(sweep, values, b_opt, *, at_edge=None, min_x_values=(None,), n_boot=50):
-    """The fits table of a sweep whose curves have optima ``b_opt`` (the analysis's own function),
-    with bootstrap replicates that equal the optimum."""
-    optima = sweep_optima(sweep, values, b_opt, at_edge=at_edge)
-    replicates = pd.DataFrame(
-        [
-            {"learning_rate": r["learning_rate"], "n_train": r["n_train"], "momentum": r["momentum"],
-             "replicate": k, "b_opt": r["b_opt"]}
-            for _, r in optima.iterrows()
-            for k in range(n_boot)
-        ]
-    )
-    return analysis_sweep_fits(optima, replicates, sweep, confidence=0.95, min_x_values=min_x_values)
 
 
 # ---- logistic regression ------------------------------------------------------------------

@@ -173,3 +173,54 @@ def test_a_variant_with_sweeps_gets_the_scaling_claims(tmp_path):
     sweeps = [cid for cid, c in claims.CLAIMS.items() if set(c.inputs) & {"learning_rate_optima", "learning_rate_fits", "momentum_fits"}]
     assert slow == [cid for cid in claims.CLAIMS if cid in FIGURE_CLAIM_IDS or cid in sweeps]
     assert list(verdicts.loc[verdicts["variant"] == "paper", "claim_id"]) == FIGURE_CLAIM_IDS
+
+
+def test_the_diagnosis_judges_each_hypothesis_on_its_variants_sweeps(tmp_path):
+    """config/diagnosis.yaml's shape on a tiny configuration: the stated protocol and the two
+    candidate variants with both sweeps, targets variants and diagnosis. The tiny sweeps have two
+    batch sizes per curve (every optimum at a grid edge), so every prediction is not measured:
+    this checks the wiring, the tables, the figure and the README block; the verdicts' logic is
+    tests/test_diagnosis.py's."""
+    from test_workflow_reruns import tiny_scaling
+    from workflow_helpers import DEFAULT_CONFIG
+    import yaml
+
+    from bayes_sgd import diagnosis
+
+    scaling = tiny_scaling(yaml.safe_load(DEFAULT_CONFIG.read_text())["scaling"])
+    scaling["momentum_sweep"]["curves"][0]["momentum"] = 0.0  # the m = 0 curve, shared between momentum forms
+    both = ["learning_rate", "momentum"]
+    config = {
+        **TINY, "targets": ["variants", "diagnosis"],
+        "variants": {"paper": {"sweeps": both}, "class_mean_loss": {"loss_normalisation": "batch_and_classes", "sweeps": both},
+                     "dampened_momentum": {"momentum_form": "dampened", "sweeps": both}, "epochs": VARIANTS["epochs"]},
+        "scaling": {**scaling, "claims": TINY["scaling"]["claims"]},
+    }
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", timeout=600)
+    out = tmp_path / "results/diagnosis/mnist5k"
+    hypotheses = read_table(out / "hypotheses.parquet")
+    assert list(dict.fromkeys(hypotheses["hypothesis"])) == [h.name for h in diagnosis.HYPOTHESES]
+    assert dict(zip(hypotheses["hypothesis"], hypotheses["variant"])) == {
+        "stated_protocol": "paper", "effective_step_10x_smaller": "class_mean_loss", "dampened_momentum": "dampened_momentum",
+    }
+    assert set(hypotheses["outcome"]) == {claims.NOT_MEASURED}  # every optimum at a grid edge
+    assert hypotheses["measured"].str.contains("usable optima").all()
+    overview = read_table(out / "overview.parquet")
+    assert not overview["explains_paper"].any()
+    assert set(overview["figures_3_4_8"]) <= set(claims.VERDICTS)  # read from the variants' claims tables
+    points = read_table(out / "points.parquet")
+    assert set(points["variant"]) == {"paper", "class_mean_loss", "dampened_momentum"} and len(points) == 3 * 4
+    assert (tmp_path / "results/figures/mnist5k/diagnosis_scaling.png").stat().st_size > 0
+    # at m = 0 the dampened variant's runs are the stated protocol's (one job)
+    assert not list((tmp_path / "results/runs/mnist5k/momentum_form-dampened").rglob("*_m0_*"))
+    assert len(list((tmp_path / "results/runs/mnist5k/paper").rglob("*_m0_*.parquet"))) == 2
+    section = (out / "summary.md").read_text()
+    assert "## Diagnosis on mnist5k" in section and "not a claim about the authors' code" in section
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- diagnosis results: mnist5k -->\nstale-block\n<!-- end of diagnosis results: mnist5k -->\n")
+    subprocess.run([sys.executable, str(REPO / "scripts" / "readme_results.py"), str(out / "overview.parquet"),
+                    "--readme", str(readme)], capture_output=True, text=True, timeout=120, check=True)
+    text = readme.read_text()
+    assert "No hypothesis explains the paper's figures" in text and "stale-block" not in text
+    assert read_provenance(out / "hypotheses.parquet")["provenance"]["hypotheses"] == [h.name for h in diagnosis.HYPOTHESES]

@@ -86,16 +86,17 @@ class CostModel:
 
 
 def estimate_cost(
-    groups: Mapping[str, Iterable[Run]], model: CostModel, *, n_test: int, eval_points: int
+    groups: Mapping[str, Iterable[Run]], model: CostModel, *, n_test: int, eval_points: int, done: Iterable[Run] = ()
 ) -> pd.DataFrame:
     """Estimated core-hours per group of runs, each distinct run counted once.
 
     ``groups``: name (e.g. ``"Figure 5"``) -> its runs. A run already listed in an earlier
-    group is counted there only (runs shared between figures are one job). Returns one row
+    group is counted there only (runs shared between figures are one job), and a run in
+    ``done`` (e.g. another configuration's runs, already built) nowhere. Returns one row
     per group (``group``, ``runs``, ``new_runs``, ``core_hours``, ``longest_run_hours``) and a
     ``total`` row.
     """
-    seen: set[Run] = set()
+    seen: set[Run] = set(done)
     rows = []
     for name, runs in groups.items():
         runs = list(dict.fromkeys(runs))

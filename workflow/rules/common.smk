@@ -15,7 +15,7 @@ from bayes_sgd.data.datasets import DATASETS, FASHION_MNIST_SHA256, IDX_FILES, M
 from bayes_sgd.config import ConfigError, validate_config
 from bayes_sgd.schema import schema_defaults
 from bayes_sgd.dependencies import script_inputs
-from bayes_sgd import local_cores, resources, sweeps, variants
+from bayes_sgd import diagnosis, local_cores, resources, sweeps, variants
 
 # Every check of the configuration, and its defaults, in one place (bayes_sgd.config), before
 # any rule is built; an error names the dotted key.
@@ -85,6 +85,7 @@ SGD_DIR = f"results/sgd/{DATASET}"
 SCALING_DIR = f"results/scaling/{DATASET}"
 EVIDENCE_DIR = f"results/evidence/{DATASET}"
 VARIANTS_DIR = f"results/variants/{DATASET}"
+DIAGNOSIS_DIR = f"results/diagnosis/{DATASET}"
 SUMMARY_DIR = f"results/summary/{DATASET}"
 
 # Wildcard patterns: a dataset, a number as run paths write it (1, 0.1, 1e-06, 1e+06), a protocol
@@ -276,6 +277,27 @@ def variant_claim_tables(wildcards):
     """The claim tables of one variant (VARIANTS), by their bayes_sgd.claims.registry.TABLES names."""
     v = VARIANTS[wildcards.variant]
     return {name: f"{VARIANTS_DIR}/{v.name}/{file}" for name, file in variants.variant_table_files(v.sweeps).items()}
+
+
+# --- the diagnosis (workflow/rules/diagnosis.smk) ---
+
+
+def diagnosis_variants():
+    """The configured variants that a hypothesis of bayes_sgd.diagnosis is tested under."""
+    return list(diagnosis.hypotheses_for({name: v.record() for name, v in VARIANTS.items()}))
+
+
+def diagnosis_tables(kind):
+    """The sweep tables (``fits`` or ``optima``) the diagnosis reads: for each configured variant
+    that a hypothesis is tested under (bayes_sgd.diagnosis), each sweep the hypothesis needs and
+    the variant runs, by "variant/sweep"."""
+    needs = diagnosis.hypotheses_for({name: v.record() for name, v in VARIANTS.items()})
+    return {
+        f"{name}/{sweep}": f"{VARIANTS_DIR}/{name}/{sweep}/{kind}.parquet"
+        for name, wanted in needs.items()
+        for sweep in wanted
+        if sweep in VARIANTS[name].sweeps
+    }
 
 
 # --- the claims report (workflow/rules/report.smk) ---

@@ -37,6 +37,12 @@ rule summarise_claims:
             if VARIANTS and "variants" in config["targets"]
             else []
         ),
+        # and the diagnosis' tables, for its section, if the configuration builds it
+        diagnosis=lambda wildcards: (
+            [f"{DIAGNOSIS_DIR}/hypotheses.parquet", f"{DIAGNOSIS_DIR}/overview.parquet"]
+            if "diagnosis" in config["targets"]
+            else []
+        ),
         code=code("summarise_claims"),
         # the report's Jinja2 templates (package data, not modules)
         templates=[os.path.relpath(path) for path in sorted((SRC / "claims" / "templates").glob("*.j2"))],

@@ -43,6 +43,13 @@ if inp.variants:  # the protocol-variant comparison [our extension]: its section
         dataset=p.dataset, overview=read_table(overview_path), verdicts=read_table(verdicts_path), seeds=p.variant_seeds
     )
     paths.update(variants_overview=overview_path, variants_verdicts=verdicts_path)
+diagnosis = None
+if inp.diagnosis:  # the diagnosis [our extension]: its section, read from its tables
+    hypotheses_path, diagnosis_overview_path = inp.diagnosis
+    diagnosis = report.diagnosis_context(
+        dataset=p.dataset, hypotheses=read_table(hypotheses_path), overview=read_table(diagnosis_overview_path)
+    )
+    paths.update(diagnosis_hypotheses=hypotheses_path, diagnosis_overview=diagnosis_overview_path)
 context = report.report_context(
     dataset=p.dataset,
     results=results,
@@ -55,6 +62,7 @@ context = report.report_context(
     diverged_accuracy=p.diverged_accuracy,
     untrained_accuracy=p.untrained_accuracy,
     variants=variants,
+    diagnosis=diagnosis,
     evidence_check=None if "evidence" in p.not_built else read_table(inp.evidence_check),
 )
 write_atomic(snakemake.output.summary, lambda tmp: Path(tmp).write_text(report.render_markdown(context)))

@@ -132,6 +132,7 @@ def report_context(
     diverged_accuracy: float,
     untrained_accuracy: float,
     variants: Mapping[str, Any] | None = None,
+    diagnosis: Mapping[str, Any] | None = None,
     not_built: Mapping[str, str] | None = None,
     evidence_check: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
@@ -139,7 +140,8 @@ def report_context(
 
     ``sweeps``: :func:`bayes_sgd.sweeps.describe_sweeps` records; ``table_paths``: claim input
     name -> file it was read from; ``variants``: :func:`variants_context` of the protocol-variant
-    comparison, if the configuration has one (the report then has its section); ``not_built``:
+    comparison, if the configuration has one (the report then has its section); ``diagnosis``:
+    :func:`diagnosis_context` of the diagnosis, likewise; ``not_built``:
     stage -> why the configuration did not build it (the report says so, and a section of a
     stage not built shows that reason instead of its table); ``evidence_check``: the
     ``estimator_check.parquet`` of the evidence stage (:func:`bayes_sgd.claims.evidence.estimator_check`),
@@ -169,6 +171,7 @@ def report_context(
             if name in read or name in table_paths
         ],
         variants=variants,
+        diagnosis=diagnosis,
         not_built=dict(not_built or {}),
         evidence_check=None if evidence_check is None else evidence_check_frame(evidence_check),
     )
@@ -197,6 +200,8 @@ REPORTED_TABLES: dict[str, str] = {
     "evidence_check": "KFAC's evidence against the exact evidence of the whole network, run by run [our extension] (rule assess_evidence_claims)",
     "variants_verdicts": "every protocol variant's claims, one row per variant and claim [our extension] (rule compare_variants)",
     "variants_overview": "per protocol variant: do Figures 3, 4 and 8 and the scaling rules hold (rule compare_variants)",
+    "diagnosis_hypotheses": "every hypothesis of the diagnosis, one row per prediction [our extension] (rule diagnose)",
+    "diagnosis_overview": "per hypothesis of the diagnosis: its verdict and whether it explains the paper's figures (rule diagnose)",
 }
 
 
@@ -216,6 +221,7 @@ def render_markdown(context: Mapping[str, Any]) -> str:
         **context, claims_table=md(claims), optima_table=md(context["optima"]), fits_table=md(context["fits"]),
         evidence_check_table=md(context["evidence_check"]) if context["evidence_check"] is not None else "",
         variants_section=render_variants_markdown(context["variants"]) if context["variants"] else "",
+        diagnosis_section=render_diagnosis_markdown(context["diagnosis"]) if context["diagnosis"] else "",
     )
 
 
@@ -228,6 +234,7 @@ def render_html(context: Mapping[str, Any]) -> str:
         fits_table=_html_table(context["fits"]),
         evidence_check_table=_html_table(context["evidence_check"]) if context["evidence_check"] is not None else "",
         variants_section=Markup(render_variants_html(context["variants"])) if context["variants"] else "",
+        diagnosis_section=Markup(render_diagnosis_html(context["diagnosis"])) if context["diagnosis"] else "",
     )
 
 
@@ -376,10 +383,20 @@ def render_variants_markdown(context: Mapping[str, Any]) -> str:
 def render_variants_html(context: Mapping[str, Any], page: bool = False) -> str:
     """The variants section as HTML: a fragment of the claims report, or (``page``) a standalone
     page (``results/variants/<dataset>/summary.html``)."""
-    return _ENVIRONMENT.get_template("variants_page.html.j2" if page else "variants.html.j2").render(
-        **context, overview_table=_html_table(context["overview"]), matrix_table=_html_table(context["matrix"]),
-        measured_table=_html_table(context["measured"]),
+    return _render_section_html(
+        "variants.html.j2", "Protocol variants", page, **context, overview_table=_html_table(context["overview"]),
+        matrix_table=_html_table(context["matrix"]), measured_table=_html_table(context["measured"]),
     )
+
+
+def _render_section_html(template: str, page_title: str, page: bool, **context: Any) -> str:
+    """A report section's HTML ``template``: a fragment of the claims report, or (``page``) a
+    standalone page titled ``page_title``."""
+    if page:
+        return _ENVIRONMENT.get_template("section_page.html.j2").render(
+            **context, section_template=template, page_title=page_title
+        )
+    return _ENVIRONMENT.get_template(template).render(**context)
 
 
 def variants_markdown(overview: pd.DataFrame, verdicts: pd.DataFrame) -> str:
@@ -397,3 +414,96 @@ def variants_markdown(overview: pd.DataFrame, verdicts: pd.DataFrame) -> str:
         **{"Fig. 3 measured": column("small_batch_beats_full_batch"), "Fig. 4 measured": column("interior_optimum_batch_size")}
     )
     return _md_table(table) + "\n"
+
+
+# --- the diagnosis (bayes_sgd.diagnosis) --------------------------------------------------------
+
+
+def _seeds_text(value: float) -> str:
+    """The seeds per point that would decide an undecided prediction, in words."""
+    if pd.isna(value):
+        return "-"
+    return "no number (the slope sits on a bound)" if not np.isfinite(value) else f"{int(value)}"
+
+
+def diagnosis_overview_frame(overview: pd.DataFrame) -> pd.DataFrame:
+    """The columns of the diagnosis' ``overview.parquet`` that the report section and the README show."""
+    return pd.DataFrame(
+        {
+            "Hypothesis": overview["hypothesis"],
+            "Tested under": overview["variant"].replace("", "(no such variant configured)"),
+            "Verdict": overview["verdict"],
+            "Predictions are the paper's rules": overview["agrees_with_paper"].map({True: "yes", False: "no"}),
+            "Figures 3, 4, 8 under it": overview["figures_3_4_8"],
+            "Failing figure claims": overview["failing_figure_claims"].replace("", "-"),
+            "Explains the paper's figures": overview["explains_paper"].map({True: "yes", False: "no"}),
+            "Seeds per point to decide": overview["seeds_to_decide"].map(_seeds_text),
+        }
+    )
+
+
+def diagnosis_predictions_frame(hypotheses: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the diagnosis' ``hypotheses.parquet``, one per (hypothesis, prediction)."""
+    return pd.DataFrame(
+        {
+            "Hypothesis": hypotheses["hypothesis"],
+            "Prediction": hypotheses["prediction"] + " (" + hypotheses["figure"] + "'s sweep)",
+            "Because": hypotheses["because"],
+            "Measured": hypotheses["measured"],
+            "Outcome": hypotheses["outcome"],
+            "Seeds per point to decide": hypotheses["seeds_to_decide"].map(_seeds_text),
+        }
+    )
+
+
+def diagnosis_context(*, dataset: str, hypotheses: pd.DataFrame, overview: pd.DataFrame) -> dict[str, Any]:
+    """What the diagnosis section shows, from ``hypotheses.parquet`` and ``overview.parquet``
+    (:func:`bayes_sgd.diagnosis.judge_hypotheses`, :func:`bayes_sgd.diagnosis.hypothesis_overview`)."""
+    names = lambda mask: list(overview.loc[mask, "hypothesis"])  # noqa: E731
+    supported = overview["verdict"] == "supported"
+    agrees = overview["agrees_with_paper"].astype(bool)
+    undecided = overview.loc[overview["verdict"] == UNDECIDED]
+    return dict(
+        dataset=dataset,
+        headline=dict(
+            explains=names(overview["explains_paper"].astype(bool)),
+            supported=names(supported),
+            supported_against_paper=names(supported & ~agrees),
+            supported_figures_fail=[
+                f"{r['hypothesis']} ({r['figures_3_4_8']}{': ' + r['failing_figure_claims'] if r['failing_figure_claims'] else ''})"
+                for _, r in overview.loc[supported & agrees & (overview["figures_3_4_8"] != HOLDS)].iterrows()
+            ],
+            refuted=names(overview["verdict"] == "refuted"),
+            undecided=[f"{r['hypothesis']} (seeds per point to decide: {_seeds_text(r['seeds_to_decide'])})" for _, r in undecided.iterrows()],
+            not_measured=names(overview["verdict"] == NOT_MEASURED),
+        ),
+        overview=diagnosis_overview_frame(overview),
+        predictions=diagnosis_predictions_frame(hypotheses),
+    )
+
+
+def render_diagnosis_markdown(context: Mapping[str, Any]) -> str:
+    """The diagnosis section as Markdown (``results/diagnosis/<dataset>/summary.md``, and a
+    section of the claims report)."""
+    return _ENVIRONMENT.get_template("diagnosis.md.j2").render(
+        **context, overview_table=_md_table(context["overview"]), predictions_table=_md_table(context["predictions"]),
+    )
+
+
+def render_diagnosis_html(context: Mapping[str, Any], page: bool = False) -> str:
+    """The diagnosis section as HTML: a fragment of the claims report, or (``page``) a standalone
+    page (``results/diagnosis/<dataset>/summary.html``)."""
+    return _render_section_html(
+        "diagnosis.html.j2", "Diagnosis", page, **context, overview_table=_html_table(context["overview"]),
+        predictions_table=_html_table(context["predictions"]),
+    )
+
+
+def diagnosis_markdown(hypotheses: pd.DataFrame, overview: pd.DataFrame, dataset: str) -> str:
+    """The README's diagnosis block from a run's ``hypotheses.parquet`` and ``overview.parquet``:
+    the headline in plain words, the overview and the predictions (every cell copied)."""
+    context = diagnosis_context(dataset=dataset, hypotheses=hypotheses, overview=overview)
+    headline = _ENVIRONMENT.from_string(
+        '{% import "report_text.j2" as text %}{{ text.diagnosis_headline(headline) }}'
+    ).render(headline=context["headline"])
+    return f"{headline}\n\n{_md_table(context['overview'])}\n\n{_md_table(context['predictions'])}\n"

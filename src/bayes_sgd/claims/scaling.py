@@ -36,24 +36,30 @@ def _fit_row(fits: pd.DataFrame, min_x: float | None) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
-def _claim_proportional(
-    cid: str, sweep: str, fits: pd.DataFrame | None, t: ClaimThresholds, min_x=None, min_span: float = 0.0
+def slope_result(
+    cid: str, sweep: str, fits: pd.DataFrame | None, t: ClaimThresholds, *, slope: float = 1.0, min_x=None,
+    min_span: float = 0.0,
 ) -> ClaimResult:
     """The log-log slope of the interior optima b_opt against the sweep's x, judged by its
-    t-interval against 1 +- tol (:func:`~bayes_sgd.claims.registry.interval_verdict`: inside
-    holds, wholly outside does not hold, straddling is undecided); read from the sweep's fits table (:func:`bayes_sgd.scaling.noise_scale.sweep_fits`),
-    the fit over ``x >= min_x`` where a bound is given. The optima must span a factor of at least
-    ``min_fit_span`` and ``min_span`` (the claim's own range, e.g. Figure 5b's two decades)."""
+    t-interval against ``slope`` +- tol (:func:`~bayes_sgd.claims.registry.interval_verdict`:
+    inside holds, wholly outside does not hold, straddling is undecided); read from the sweep's
+    fits table (:func:`bayes_sgd.scaling.fits.sweep_fits`), the fit over ``x >= min_x`` where a
+    bound is given. The optima must span a factor of at least ``min_fit_span`` and ``min_span``
+    (the claim's own range, e.g. Figure 5b's two decades).
+
+    ``slope = 1`` is the paper's proportionality (every scaling-rule claim); the diagnosis
+    (:mod:`bayes_sgd.diagnosis`) also asks ``slope = 0``, B_opt independent of x.
+    """
     label = get_sweep(sweep).x_symbol
     region = f" over {label} >= {min_x:g}" if min_x is not None else ""
     row = None if fits is None or len(fits) == 0 else _fit_row(fits, min_x)
     level = f"{100 * float(row['confidence']):g}% " if row is not None and np.isfinite(row["confidence"]) else ""
-    lower, upper = 1.0 - t.slope_tolerance, 1.0 + t.slope_tolerance
+    lower, upper = slope - t.slope_tolerance, slope + t.slope_tolerance
     need_span = max(float(t.min_fit_span), float(min_span))
     criterion = (
         f"log-log OLS slope of refined B_opt against {label}{region} (interior optima only, >= "
         f"{t.min_fit_points} of them, spanning a factor >= {need_span:g}): holds if its "
-        f"{level}t-interval lies within 1 +- {t.slope_tolerance:g} ([{lower:g}, {upper:g}]), does not hold "
+        f"{level}t-interval lies within {slope:g} +- {t.slope_tolerance:g} ([{lower:g}, {upper:g}]), does not hold "
         "if it lies wholly outside, undecided if it straddles a bound"
     )
     if fits is None or len(fits) == 0:
@@ -73,6 +79,13 @@ def _claim_proportional(
     )
     verdict = interval_verdict(float(row["slope_low"]), float(row["slope_high"]), lower, upper)
     return result(cid, criterion, measured, verdict)
+
+
+def _claim_proportional(
+    cid: str, sweep: str, fits: pd.DataFrame | None, t: ClaimThresholds, min_x=None, min_span: float = 0.0
+) -> ClaimResult:
+    """The paper's proportionality B_opt ~ x: :func:`slope_result` at slope 1."""
+    return slope_result(cid, sweep, fits, t, slope=1.0, min_x=min_x, min_span=min_span)
 
 
 @claim(

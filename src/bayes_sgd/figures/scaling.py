@@ -209,3 +209,59 @@ def figure_accuracy_vs_noise_scale(
     if title:
         ax.set_title(title)
     return fig
+
+
+def figure_diagnosis(points: pd.DataFrame, hypotheses: pd.DataFrame, title: str | None = None) -> Figure:
+    """The diagnosis figure [our extension]: B_opt against eps (left) and against 1/(1-m) (right),
+    one colour per variant.
+
+    ``points``: :func:`bayes_sgd.diagnosis.diagnosis_points` (filled markers: the optima the fit
+    used; hollow: left out, e.g. at a grid edge); ``hypotheses``:
+    :func:`bayes_sgd.diagnosis.judge_hypotheses`, whose rows give each variant's fitted slope
+    and intercept (solid line) and each hypothesis' predicted slope (dashed line through the
+    centre of its variant's used points in log-log, where the fitted line also passes).
+    """
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = dict(zip(("learning_rate", "momentum"), fig.subplots(1, 2)))
+    variant_names = list(dict.fromkeys(list(points["variant"]) + [v for v in hypotheses["variant"] if v]))
+    colours = {name: f"C{i}" for i, name in enumerate(variant_names)}
+    for sweep, ax in axes.items():
+        here = points.loc[(points["sweep"] == sweep) & np.isfinite(points["b_opt"].astype(float))]
+        for name, group in here.groupby("variant", sort=False):
+            used = group["used"].to_numpy(dtype=bool)
+            colour = colours[name]
+            ax.plot(group.loc[used, "x"], group.loc[used, "b_opt"], "o", color=colour, label=f"{name}: optima")
+            if (~used).any():
+                ax.plot(group.loc[~used, "x"], group.loc[~used, "b_opt"], "o", mfc="none", color=colour)
+        rows = hypotheses.loc[(hypotheses["sweep"] == sweep) & (hypotheses["variant"] != "")]
+        for _, row in rows.iterrows():
+            fitted = here.loc[(here["variant"] == row["variant"]) & here["used"].astype(bool)]
+            if len(fitted) < 2 or not np.isfinite(row["slope"]):
+                continue
+            colour = colours[row["variant"]]
+            xs = np.geomspace(fitted["x"].min(), fitted["x"].max(), 20)
+            centre_x, centre_y = np.log(fitted["x"]).mean(), np.log(fitted["b_opt"]).mean()
+            label = f"{row['variant']}: fit {row['slope']:.2f} [{row['slope_low']:.2f}, {row['slope_high']:.2f}]"
+            if not any(line.get_label() == label for line in ax.get_lines()):
+                ax.plot(xs, np.exp(row["intercept"]) * xs ** row["slope"], "-", color=colour, lw=1.2, label=label)
+            predicted = np.exp(centre_y + row["predicted_slope"] * (np.log(xs) - centre_x))
+            ax.plot(xs, predicted, "--", color=colour, lw=1.0, alpha=0.8,
+                    label=f"{row['hypothesis']}: predicted slope {row['predicted_slope']:g}")
+        ticks = np.unique(points.loc[points["sweep"] == sweep, "x"].to_numpy(dtype=float))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_minor_formatter(NullFormatter())
+        if len(ticks):
+            ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])
+        else:
+            ax.text(0.5, 0.5, "no optima: sweep not run", transform=ax.transAxes, ha="center")
+        ax.set_xlabel(get_sweep(sweep).axis_label)
+        ax.set_ylabel(r"optimum batch size $B_{opt}$")
+        ax.set_title(f"({'a' if sweep == 'learning_rate' else 'b'}) Figure {get_sweep(sweep).figure}b's sweep", loc="left")
+        ax.grid(True, which="major", alpha=0.3)
+        if ax.get_lines():
+            ax.legend(fontsize=6)
+    if title:
+        fig.suptitle(title)
+    return fig
