@@ -86,15 +86,6 @@ BAD = [
         {"scaling": {"momentum_sweep": {"n_train": 5000}}},
         "scaling.momentum_sweep.n_train: 5000 training images requested, mnist5k has 4000 in its training pool",
     ),
-    # combinations a job would refuse: refused before any job is planned
-    (
-        {"mlp": {"backend": "jax", "momentum_form": "dampened"}},
-        "mlp.momentum_form: the jax backend implements only momentum_form: 'heavy_ball'",
-    ),
-    (
-        {"mlp": {"backend": "jax"}, "variants": {"class_mean": {"loss_normalisation": "batch_and_classes"}}},
-        "variants.class_mean.loss_normalisation: the jax backend (mlp.backend) implements only",
-    ),
     # NaN and infinities, as YAML writes them (.nan, .inf), in any number key
     (yaml.safe_load("mlp: {figure_4: {learning_rate: .nan}}"), "mlp.figure_4.learning_rate: must be a finite number, got nan"),
     (yaml.safe_load("scaling: {confidence: .inf}"), "scaling.confidence: must be a finite number, got inf"),
@@ -138,11 +129,14 @@ def test_defaults_are_copies():
     assert second["mlp"]["figure_4"]["batch_sizes"] == copy.deepcopy(schema_defaults())["mlp"]["figure_4"]["batch_sizes"]
 
 
-def test_the_jax_backend_takes_the_options_it_implements():
-    """Options the JAX trainer implements (the stated protocol, any initialisation) pass."""
-    validate_config(merge(DEFAULT, {"mlp": {"backend": "jax", "weight_init": "pytorch_default"},
+def test_the_jax_backend_takes_every_protocol_option():
+    """Both trainers implement every protocol option (tests/test_sgd_jax.py checks the JAX one
+    against NumPy), so config/variants.yaml and config/diagnosis.yaml validate with backend jax."""
+    validate_config(merge(DEFAULT, {"mlp": {"backend": "jax", "weight_init": "pytorch_default", "momentum_form": "nesterov"},
                                     "variants": {"init": {"weight_init": "he_normal"}}}))
-    validate_config(merge(DEFAULT, {"variants": {"dampened": {"momentum_form": "dampened"}}}))  # NumPy: every option
+    for name in ("variants.yaml", "diagnosis.yaml"):
+        overrides = yaml.safe_load((REPO / "config" / name).read_text())
+        validate_config(merge(merge(DEFAULT, overrides), {"mlp": {"backend": "jax"}}))
 
 
 def test_a_configuration_that_is_not_a_mapping_is_refused():

@@ -36,6 +36,9 @@ def _config(**kw):
 
 def numpy_batches(config: sgd.TrainingConfig, n: int) -> np.ndarray:
     """The batch indices the NumPy trainer draws, step by step (its batch generator replayed)."""
+    if config.batch_sampling == "epoch_shuffle":
+        sampler = batches.EpochSampler(sgd.run_seeds(config.seed)[1], n, config.batch_size)
+        return np.stack([sampler.batch(t) for t in range(1, config.steps + 1)])
     rng = np.random.default_rng(sgd.run_seeds(config.seed)[1])
     return np.stack([batches.sample_batch(rng, n, config.batch_size) for _ in range(config.steps)])
 
@@ -57,6 +60,55 @@ def test_same_weights_and_batches_give_the_numpy_trajectory(batch_size, l2):
     np.testing.assert_allclose(got.curve[METRICS[2:]], ref.curve[METRICS[2:]], rtol=1e-4, atol=1e-5)
     assert np.abs(got.curve[METRICS[:2]].to_numpy() - ref.curve[METRICS[:2]].to_numpy()).max() <= 0.05
     assert ref.curve["train_cross_entropy"].iloc[-1] < 0.9 * ref.curve["train_cross_entropy"].iloc[0]  # it moved
+
+
+OPTIONS = [
+    {"loss_normalisation": "batch_and_classes"},
+    {"momentum_form": "dampened"},
+    {"momentum_form": "nesterov"},
+    {"init_scale": 0.5, "weight_init": "he_normal"},
+    {"batch_sampling": "epoch_shuffle"},
+    {"loss_normalisation": "batch_and_classes", "momentum_form": "nesterov", "batch_sampling": "epoch_shuffle"},
+]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "+".join(f"{k}={v}" for k, v in o.items()))
+def test_every_protocol_option_follows_the_numpy_trajectory(options):
+    """Each option of TrainingConfig on the JAX trainer, on the NumPy trainer's own batches, with
+    L2 on (the loss normalisation must not divide it); B = 7 does not divide N = 40, so epoch
+    batches straddle epochs. The stated protocol's trajectory differs (the option is applied)."""
+    X, y = _data(60, seed=6)
+    Xtr, ytr, Xte, yte = X[:40], y[:40], X[40:], y[40:]
+    c = _config(batch_size=7, l2=0.5, steps=200, **options)
+    ref = sgd.train(ARCH, Xtr, ytr, Xte, yte, c)
+    got = sgd_jax.train(ARCH, Xtr, ytr, Xte, yte, c, batches=numpy_batches(c, 40))
+    assert (got.curve["status"] == "ok").all() and (ref.curve["status"] == "ok").all()
+    scale = np.abs(ref.parameters).max()
+    np.testing.assert_allclose(got.parameters, ref.parameters, rtol=0, atol=2e-4 * scale)
+    np.testing.assert_allclose(got.velocity, ref.velocity, rtol=0, atol=2e-4 * max(np.abs(ref.velocity).max(), 1e-3))
+    np.testing.assert_allclose(got.curve[METRICS[2:]], ref.curve[METRICS[2:]], rtol=1e-4, atol=1e-5)
+    stated = sgd.train(ARCH, Xtr, ytr, Xte, yte, _config(batch_size=7, l2=0.5, steps=200))
+    assert np.abs(stated.parameters - ref.parameters).max() > 1e-2 * scale
+
+
+def test_own_epoch_batches_visit_every_example_once_per_epoch():
+    """batch_sampling = epoch_shuffle on the JAX trainer's own draws: with B dividing N, each
+    epoch's steps take every example exactly once, in a different order each epoch; with B not
+    dividing N, N consecutive draws from the start still take every example once."""
+    c = _config(batch_size=8, steps=20, batch_sampling="epoch_shuffle")
+    key = sgd_jax.epoch_key(0)
+    for b in (8, 7):
+        rows = [np.asarray(sgd_jax.epoch_batch_indices(t, key, 40, b)) for t in range(1, 41)]
+        stream = np.concatenate(rows)
+        for e in range(3):
+            assert sorted(stream[40 * e : 40 * (e + 1)]) == list(range(40)), (b, e)
+        assert not np.array_equal(stream[:40], stream[40:80])
+    # the trainer draws those batches: its run equals the run on them given explicitly
+    X, y = _data(40, seed=7)
+    own = sgd_jax.train(ARCH, X, y, X, y, c)
+    given = np.stack([np.asarray(sgd_jax.epoch_batch_indices(t, key, 40, 8)) for t in range(1, 21)])
+    replay = sgd_jax.train(ARCH, X, y, X, y, c, batches=given)
+    np.testing.assert_array_equal(own.parameters, replay.parameters)
 
 
 def test_a_different_batch_order_is_noticed():

@@ -28,7 +28,6 @@ from bayes_sgd.data.datasets import DATASETS, TEST_SPLIT_SIZE, TRAIN_SPLIT_SIZE
 from bayes_sgd.logistic import lambda_grid
 from bayes_sgd.schema import SCHEMA_PATH, fill_defaults, load_schema
 from bayes_sgd.sweeps import SWEEPS, steps_for_learning_rate
-from bayes_sgd.training.backends import unsupported_options
 
 MNIST5K_PER_CLASS = 500
 MNIST5K_CLASSES = 10
@@ -169,8 +168,6 @@ def check_config(config: dict[str, Any]) -> None:
       training-set size at most the dataset's training pool;
     - ``mlp.figure_9.batch_size`` at most ``mlp.figure_9.n_train``;
     - the ``scaling:`` sweeps pass :func:`sweep_problems`;
-    - the JAX backend gets no protocol option it does not implement, in ``mlp:`` or in a variant
-      (:func:`bayes_sgd.training.backends.unsupported_options`);
     - the variant ``paper`` (always the main protocol) has no overrides (it may list sweeps).
     """
     dataset = config.get("dataset")
@@ -211,18 +208,6 @@ def check_config(config: dict[str, Any]) -> None:
         )
     for key, message in sweep_problems(config["scaling"], pool, dataset, config):
         raise ConfigError(f"{key}: {message}")
-    backend = config["mlp"]["backend"]
-    for key, value in unsupported_options(backend, config["mlp"]).items():
-        raise ConfigError(
-            f"mlp.{key}: the {backend} backend implements only {key}: {value!r} (the stated protocol), "
-            f"got {config['mlp'][key]!r}; use mlp.backend: numpy"
-        )
-    for name, overrides in config["variants"].items():
-        for key, value in unsupported_options(backend, overrides or {}).items():
-            raise ConfigError(
-                f"variants.{name}.{key}: the {backend} backend (mlp.backend) implements only {key}: {value!r}, "
-                f"got {overrides[key]!r}; use mlp.backend: numpy"
-            )
     paper = {k: v for k, v in (config["variants"].get("paper") or {}).items() if k != "sweeps"}
     if paper:
         raise ConfigError(

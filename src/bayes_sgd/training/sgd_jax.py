@@ -1,6 +1,7 @@
 """The SGD trainer of :mod:`bayes_sgd.training.sgd`, compiled whole with JAX (``mlp.backend: jax``).
 
-Same model, loss, update rule and schedule as the NumPy trainer (docs/paper.md section 3)::
+Same model, loss, update rule, protocol options and schedule as the NumPy trainer (docs/paper.md
+section 3)::
 
     g <- (1/B) sum_{i in batch} grad ln-loss_i(w)  +  (l2 / N) w
     v <- m v + g
@@ -34,14 +35,18 @@ finds a non-finite weight or training cross-entropy stops it too; status ``diver
 Evaluation computes the mean cross-entropy from float32 log-softmax on the device (the NumPy
 trainer accumulates it in float64), so the two agree to float32 rounding, not bit for bit.
 
-Options. This backend runs the stated protocol only: a config whose ``loss_normalisation``,
-``momentum_form``, ``batch_sampling`` or ``init_scale`` is not the default
-(:class:`bayes_sgd.training.sgd.TrainingConfig`) is refused with a ``ValueError`` (use the NumPy
-backend; :data:`STATED_ONLY`). ``init_scale`` would in fact reach it through the shared
-:func:`bayes_sgd.training.sgd.initial_parameters`, but is refused with the others so that every
-non-stated option runs on one backend. ``weight_init`` (all of
-:data:`bayes_sgd.mlp.WEIGHT_INITS`, ``pytorch_default`` included) works, as both trainers
-start from :func:`bayes_sgd.training.sgd.initial_parameters`.
+Options. Every protocol option of :class:`bayes_sgd.training.sgd.TrainingConfig`, as the NumPy
+trainer defines it: ``loss_normalisation = batch_and_classes`` divides the batch loss (and so its
+gradient, not the L2 term) by ``C``; ``momentum_form`` ``dampened`` (``v <- m v + (1-m) g``) and
+``nesterov`` (``v <- m v + g``, ``w <- w - eps (g + m v)``); ``weight_init`` and ``init_scale``
+through the shared :func:`bayes_sgd.training.sgd.initial_parameters`; ``batch_sampling =
+epoch_shuffle``, a stream of independent random permutations of the training set, one per epoch,
+step ``t`` taking stream elements ``(t-1) B .. t B - 1`` (:class:`bayes_sgd.training.batches.EpochSampler`'s
+rule; a batch across an epoch boundary takes the end of one permutation and the start of the next).
+Epoch ``e``'s permutation is ``jax.random.permutation(fold_in(epoch_key(s), e), N)``, another
+generator than NumPy's, as for the uniform draws. The input range and the test set are the data's
+(:mod:`bayes_sgd.data.inputs`), the same for both trainers. ``tests/test_sgd_jax.py`` checks each
+option step for step against the NumPy trainer on identical batches.
 """
 
 from __future__ import annotations
@@ -55,7 +60,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayes_sgd.training.backends import JAX_STATED_ONLY
 from bayes_sgd.training.checkpoint import Checkpoint, TrainingState
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.training.sgd import Progress, TrainingConfig, TrainingResult, evaluation_steps, initial_parameters, run_seeds
@@ -63,26 +67,22 @@ from bayes_sgd.training.run_tables import curve_row, curve_table, measure
 
 PRECISIONS = {"highest": lax.Precision.HIGHEST, "high": lax.Precision.HIGH, "default": lax.Precision.DEFAULT}
 
-#: The options this backend implements only at their stated default (see the module docstring).
-STATED_ONLY = JAX_STATED_ONLY
-
-
-def check_supported(config: TrainingConfig) -> None:
-    """Raise ``ValueError`` naming the first option of ``config`` this backend does not implement."""
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
-    for name in STATED_ONLY:
-        value = getattr(config, name)
-        if value != defaults[name]:
-            raise ValueError(
-                f"the JAX backend implements only the stated protocol: {name}={value!r} is not supported "
-                f"(only {defaults[name]!r}); use mlp.backend: numpy"
-            )
-
-
 def batch_key(seed: int) -> jax.Array:
-    """The base key of a run's batches: a 32-bit word of its batch seed sequence."""
+    """The base key of a run's uniform batches: the first 32-bit word of its batch seed sequence."""
     word = int(run_seeds(seed)[1].generate_state(1, np.uint32)[0])
     return jax.random.PRNGKey(word)
+
+
+def epoch_key(seed: int) -> jax.Array:
+    """The base key of a run's epoch permutations (``batch_sampling = epoch_shuffle``): the
+    second 32-bit word of its batch seed sequence."""
+    word = int(run_seeds(seed)[1].generate_state(2, np.uint32)[1])
+    return jax.random.PRNGKey(word)
+
+
+def batch_source(config: TrainingConfig) -> jax.Array:
+    """The key a run's batches are drawn from, for its ``batch_sampling``."""
+    return epoch_key(config.seed) if config.batch_sampling == "epoch_shuffle" else batch_key(config.seed)
 
 
 def unpack(arch: Architecture, w: jax.Array):
@@ -114,6 +114,17 @@ def to_flat(tree: tuple[jax.Array, ...]) -> jax.Array:
     return jnp.concatenate([W1.T.ravel(), b1, W2.T.ravel(), b2])
 
 
+def epoch_batch_indices(t, key: jax.Array, n: int, b: int) -> jax.Array:
+    """The ``b`` indices of step ``t`` (1-based) under ``batch_sampling = epoch_shuffle``: stream
+    elements ``(t-1) b .. t b - 1`` of the permutations ``permutation(fold_in(key, e), n)``,
+    ``e = 0, 1, ...`` (``key``: :func:`epoch_key`), within one epoch or across the boundary into
+    the next (:class:`bayes_sgd.training.batches.EpochSampler`'s rule)."""
+    position = (t - 1) * b + jnp.arange(b)
+    first = position[0] // n
+    this, following = (jax.random.permutation(jax.random.fold_in(key, e), n) for e in (first, first + 1))
+    return jnp.where(position // n == first, this[position % n], following[position % n])
+
+
 def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, given_batches: bool):
     """A compiled function running steps ``start+1 .. end`` (stopping early on a non-finite loss).
 
@@ -124,12 +135,14 @@ def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, 
     """
     c = config
     eps, m, l2_over_n, b = c.learning_rate, c.momentum, c.l2 / n, c.batch_size
+    # the batch term of g: the mean over the batch, or over the B x C loss matrix
+    loss_scale = 1.0 if c.loss_normalisation == "batch" else 1.0 / arch.n_classes
 
     def loss(tree, X, y):
         W1, b1, W2, b2 = tree
         hidden = jnp.maximum(jnp.dot(X, W1, precision=precision) + b1, 0.0)
         logp = jax.nn.log_softmax(jnp.dot(hidden, W2, precision=precision) + b2, axis=1)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+        return -loss_scale * jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
     loss_and_grad = jax.value_and_grad(loss)
 
@@ -138,7 +151,20 @@ def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, 
             return lax.dynamic_index_in_dim(source, t - 1, keepdims=False)
         if b == n:
             return jnp.arange(n)
+        if c.batch_sampling == "epoch_shuffle":
+            return epoch_batch_indices(t, source, n, b)
         return jax.random.choice(jax.random.fold_in(source, t), n, (b,), replace=False)
+
+    def update(w, v, g):
+        """``(w, v)`` after one step with gradient ``g`` of the batch loss, in ``momentum_form``."""
+        g = jax.tree.map(lambda g, w: g + l2_over_n * w, g, w)
+        if c.momentum_form == "dampened":
+            v = jax.tree.map(lambda v, g: m * v + (1.0 - m) * g, v, g)
+            return jax.tree.map(lambda w, v: w - eps * v, w, v), v
+        v = jax.tree.map(lambda v, g: m * v + g, v, g)
+        if c.momentum_form == "nesterov":
+            return jax.tree.map(lambda w, g, v: w - eps * (g + m * v), w, g, v), v
+        return jax.tree.map(lambda w, v: w - eps * v, w, v), v
 
     def segment(w, v, start, end, X, y, source):
         def cond(carry):
@@ -151,8 +177,7 @@ def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, 
             idx = batch(t, source)
             value, g = loss_and_grad(w, X[idx], y[idx])
             finite = jnp.isfinite(value)
-            v_new = jax.tree.map(lambda v, g, w: m * v + g + l2_over_n * w, v, g, w)
-            w_new = jax.tree.map(lambda w, v: w - eps * v, w, v_new)
+            w_new, v_new = update(w, v, g)
             # a non-finite loss stops the run at this step; its weights stay as they were
             keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)  # noqa: E731
             return keep(w_new, w), keep(v_new, v), t, jnp.where(finite, -1, t)
@@ -191,7 +216,6 @@ def evaluate_in_chunks(chunk, w, X, y, eval_chunk: int) -> tuple[float, float]:
 
 def _checked_run(config: TrainingConfig, precision: str, X_train) -> tuple:
     """``(matmul precision, N)`` of a run this backend can train, or a ValueError saying why not."""
-    check_supported(config)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     n = X_train.shape[0]
@@ -227,7 +251,7 @@ def train(
             raise ValueError(f"batches must be [steps={c.steps}, B={c.batch_size}] indices into {n} examples")
         source = jnp.asarray(batches, dtype=jnp.int32)
     else:
-        source = batch_key(c.seed)
+        source = batch_source(c)
     Xtr = jnp.asarray(X_train, dtype=jnp.float32)
     ytr = jnp.asarray(y_train, dtype=jnp.int32)
     Xte = jnp.asarray(X_test, dtype=jnp.float32)
@@ -329,7 +353,7 @@ def train_seeds(
     k = len(configs)
     W = jnp.stack([jnp.asarray(initial_parameters(arch, cfg, dtype=np.float32)) for cfg in configs])
     V = jnp.zeros_like(W)
-    keys = jnp.stack([batch_key(cfg.seed) for cfg in configs])
+    keys = jnp.stack([batch_source(cfg) for cfg in configs])
     rows: list[list[dict]] = [[] for _ in configs]
     diverged = [-1] * k
     t0 = time.perf_counter()
