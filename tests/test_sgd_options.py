@@ -441,28 +441,6 @@ def test_invalid_data_and_model_options_are_refused_naming_them():
         _config(momentum_form="Nesterov")
 
 
-@pytest.mark.parametrize(
-    "field,value",
-    [
-        ("loss_normalisation", "batch_and_classes"),
-        ("momentum_form", "dampened"),
-        ("momentum_form", "nesterov"),
-        ("batch_sampling", "epoch_shuffle"),
-        ("init_scale", 2.0),
-    ],
-)
-def test_the_jax_backend_refuses_a_non_stated_option(field, value):
-    pytest.importorskip("jax", reason="the JAX backend needs the optional extra")
-    from bayes_sgd.training import sgd_jax
-
-    X, y = _data(20, seed=13)
-    c = _config(**{field: value})
-    with pytest.raises(ValueError, match=rf"{field}=.*use mlp.backend: numpy"):
-        sgd_jax.train(ARCH, X, y, X, y, c)
-    with pytest.raises(ValueError, match=rf"{field}=.*use mlp.backend: numpy"):
-        sgd_jax.train_seeds(ARCH, X, y, X, y, [c, _config(seed=1, **{field: value})])
-
-
 def test_the_jax_backend_starts_from_the_pytorch_default_initialisation():
     pytest.importorskip("jax", reason="the JAX backend needs the optional extra")
     from bayes_sgd.training import sgd_jax
