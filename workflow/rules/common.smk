@@ -282,19 +282,24 @@ def variant_claim_tables(wildcards):
 # --- the diagnosis (workflow/rules/diagnosis.smk) ---
 
 
+@functools.cache
+def _diagnosis_needs():
+    """Configured variant -> the sweeps the hypotheses of bayes_sgd.diagnosis tested under it need."""
+    return diagnosis.hypotheses_for({name: v.record() for name, v in VARIANTS.items()})
+
+
 def diagnosis_variants():
     """The configured variants that a hypothesis of bayes_sgd.diagnosis is tested under."""
-    return list(diagnosis.hypotheses_for({name: v.record() for name, v in VARIANTS.items()}))
+    return list(_diagnosis_needs())
 
 
 def diagnosis_tables(kind):
     """The sweep tables (``fits`` or ``optima``) the diagnosis reads: for each configured variant
     that a hypothesis is tested under (bayes_sgd.diagnosis), each sweep the hypothesis needs and
     the variant runs, by "variant/sweep"."""
-    needs = diagnosis.hypotheses_for({name: v.record() for name, v in VARIANTS.items()})
     return {
         f"{name}/{sweep}": f"{VARIANTS_DIR}/{name}/{sweep}/{kind}.parquet"
-        for name, wanted in needs.items()
+        for name, wanted in _diagnosis_needs().items()
         for sweep in wanted
         if sweep in VARIANTS[name].sweeps
     }
