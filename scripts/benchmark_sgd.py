@@ -13,8 +13,14 @@ The floors are measured here, single-threaded:
   momentum and reads and writes the weights in the ``axpy``: 5 passes over 2.54 MB of float32
   parameters, about 12.7 MB, at the bandwidth of a float32 ``axpy`` over the parameter vector.
 
-Usage: ``python scripts/benchmark_sgd.py [--repeats 5] [--threads 1] [--backend numpy|jax]``.
-Prints a Markdown table.
+Usage: ``python scripts/benchmark_sgd.py [--repeats 5] [--threads 1] [--backend numpy|jax]
+[--n-train 1000] [--batch-sizes 1,10,100,1000] [--no-numpy] [--csv FILE]``. Prints a Markdown table;
+``--csv`` also writes its rows (B, ms per step of each backend, the device) for
+``scripts/estimate_paper_cost.py --device gpu``.
+
+``--n-train N`` draws the random training set of N examples (the largest batch is then N, the
+full batch); ``--no-numpy`` times the JAX trainer alone (on a GPU machine, where NumPy's step
+at B = 50,000 is of no interest); its rows then have no NumPy columns.
 
 ``--threads T``: T BLAS threads (and the process pinned to T CPUs, so XLA's thread pool uses
 no more either); the floors are then measured with T threads too.
@@ -91,26 +97,32 @@ def axpy_bandwidth(arch: Architecture, repeats: int) -> float:
     return 3 * arch.n_params * 4 / t
 
 
-def step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
+def random_data(arch: Architecture, n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_train`` random sparse images (about 20% of pixels on, like MNIST's) and labels."""
     rng = np.random.default_rng(1)
-    X = (rng.random((N_TRAIN, arch.n_inputs), dtype=np.float32) * (rng.random((N_TRAIN, arch.n_inputs)) < 0.2))
-    y = rng.integers(0, arch.n_classes, size=N_TRAIN)
+    X = (rng.random((n_train, arch.n_inputs), dtype=np.float32) * (rng.random((n_train, arch.n_inputs)) < 0.2))
+    return X.astype(np.float32), rng.integers(0, arch.n_classes, size=n_train)
+
+
+def step_time(arch: Architecture, batch_size: int, repeats: int, n_train: int = N_TRAIN) -> float:
+    rng = np.random.default_rng(1)
+    X, y = random_data(arch, n_train)
     w = initialise(arch, rng)
     v = np.zeros_like(w)
     ws = GradientWorkspace(arch, batch_size)
-    if batch_size == N_TRAIN:
+    if batch_size == n_train:
         ws.load(X, y)
 
     def step():
-        if batch_size < N_TRAIN:
-            ws.load(X, y, sample_batch(rng, N_TRAIN, batch_size))
+        if batch_size < n_train:
+            ws.load(X, y, sample_batch(rng, n_train, batch_size))
         sgd_step(ws, w, v, 1e-3, 0.9)
 
     inner = max(3, int(0.5 / (1e-4 + 2.5e-5 * batch_size)) // 10)
     return best_time(step, repeats, inner)
 
 
-def jax_step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
+def jax_step_time(arch: Architecture, batch_size: int, repeats: int, n_train: int = N_TRAIN) -> float:
     """ms per step of the JAX trainer's compiled loop (a segment of steps, timed whole)."""
     import jax
     import jax.numpy as jnp
@@ -120,10 +132,10 @@ def jax_step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
     from bayes_sgd.training.sgd import TrainingConfig
 
     rng = np.random.default_rng(1)
-    X = (rng.random((N_TRAIN, arch.n_inputs), dtype=np.float32) * (rng.random((N_TRAIN, arch.n_inputs)) < 0.2))
-    y = rng.integers(0, arch.n_classes, size=N_TRAIN)
+    X, y = random_data(arch, n_train)
     config = TrainingConfig(learning_rate=1e-3, momentum=0.9, batch_size=batch_size, steps=10**6, seed=0)
-    segment = sgd_jax.make_segment(arch, config, N_TRAIN, lax.Precision.HIGHEST, given_batches=False)
+    segment = sgd_jax.make_segment(arch, config, n_train, lax.Precision.HIGHEST, given_batches=False)
+    constants = sgd_jax.step_constants(config, n_train)
     Xd, yd = jnp.asarray(X), jnp.asarray(y, dtype=jnp.int32)
     key = sgd_jax.batch_key(0)
     state = [jnp.asarray(initialise(arch, rng)), None, 0]
@@ -131,7 +143,7 @@ def jax_step_time(arch: Architecture, batch_size: int, repeats: int) -> float:
     inner = max(3, int(0.5 / (1e-4 + 2.5e-5 * batch_size)) // 10)
 
     def run():
-        w, v, t, _ = segment(state[0], state[1], jnp.int32(state[2]), jnp.int32(state[2] + inner), Xd, yd, key)
+        w, v, t, _ = segment(state[0], state[1], jnp.int32(state[2]), jnp.int32(state[2] + inner), Xd, yd, key, constants)
         jax.block_until_ready(w)
         state[0], state[1], state[2] = w, v, int(t)
 
@@ -143,7 +155,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="tries per measurement (the best is kept)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads and CPUs of the process")
     parser.add_argument("--backend", choices=("numpy", "jax"), default="numpy", help="jax: time the JAX trainer beside NumPy")
+    parser.add_argument("--n-train", type=int, default=N_TRAIN, help="training examples (the full batch)")
+    parser.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)), help="comma-separated, each <= --n-train")
+    parser.add_argument("--no-numpy", action="store_true", help="time the JAX trainer alone (needs --backend jax)")
+    parser.add_argument("--csv", default=None, help="also write the rows to this CSV file")
     args = parser.parse_args()
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    if any(not 1 <= b <= args.n_train for b in batch_sizes):
+        parser.error(f"--batch-sizes {args.batch_sizes}: each must be between 1 and --n-train {args.n_train}")
+    if args.no_numpy and args.backend != "jax":
+        parser.error("--no-numpy times the JAX trainer alone: add --backend jax")
     arch = Architecture()
     rate = sgemm_rate(args.repeats)
     bandwidth = axpy_bandwidth(arch, args.repeats)
@@ -154,27 +175,46 @@ def main() -> None:
     print(f"{args.threads}-thread float32 sgemm [1000x784]@[784x800]: {rate / 1e9:.1f} GFLOP/s")
     print(f"{args.threads}-thread float32 axpy over the {arch.n_params} parameters: {bandwidth / 1e9:.1f} GB/s")
     print(f"per step: {flops / 1e6:.3f} MFLOP per example, {traffic / 1e6:.1f} MB of weight and momentum traffic")
-    jax_columns = ""
+    print(f"training set: {args.n_train} random examples")
+    device = "cpu (numpy)"
     if args.backend == "jax":
         import jax
 
-        print(f"JAX {jax.__version__} on {jax.devices()}, float32 at precision HIGHEST")
-        jax_columns = " JAX ms per step | NumPy / JAX |"
+        device = str(jax.devices()[0].device_kind)
+        print(f"JAX {jax.__version__} on {jax.devices()} ({device}), float32 at precision HIGHEST")
     print()
-    print("| B | ms per step | steps/s | compute floor (ms) | traffic floor (ms) | step / max(floors) | step / compute floor |" + jax_columns)
-    print("|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if jax_columns else ""))
-    for b in BATCH_SIZES:
-        t = step_time(arch, b, args.repeats)
-        compute_floor = b * flops / rate
-        floor = max(compute_floor, traffic_floor)
-        row = (
-            f"| {b} | {t * 1e3:.3f} | {1 / t:.0f} | {compute_floor * 1e3:.3f} | {traffic_floor * 1e3:.3f} "
-            f"| {t / floor:.2f} | {t / compute_floor:.2f} |"
-        )
-        if jax_columns:
-            tj = jax_step_time(arch, b, args.repeats)
-            row += f" {tj * 1e3:.3f} | {t / tj:.2f} |"
-        print(row, flush=True)
+    columns = ([] if args.no_numpy else ["ms per step", "steps/s", "compute floor (ms)", "traffic floor (ms)",
+                                         "step / max(floors)", "step / compute floor"])
+    if args.backend == "jax":
+        columns += ["JAX ms per step"] + ([] if args.no_numpy else ["NumPy / JAX"])
+    print("| B | " + " | ".join(columns) + " |")
+    print("|---:|" + "---:|" * len(columns))
+    records = []
+    for b in batch_sizes:
+        record = {"batch_size": b, "n_train": args.n_train, "device": device, "numpy_ms": float("nan"), "jax_ms": float("nan")}
+        cells = []
+        if not args.no_numpy:
+            t = step_time(arch, b, args.repeats, args.n_train)
+            compute_floor = b * flops / rate
+            floor = max(compute_floor, traffic_floor)
+            cells += [f"{t * 1e3:.3f}", f"{1 / t:.0f}", f"{compute_floor * 1e3:.3f}", f"{traffic_floor * 1e3:.3f}",
+                      f"{t / floor:.2f}", f"{t / compute_floor:.2f}"]
+            record["numpy_ms"] = t * 1e3
+        if args.backend == "jax":
+            tj = jax_step_time(arch, b, args.repeats, args.n_train)
+            cells.append(f"{tj * 1e3:.3f}")
+            if not args.no_numpy:
+                cells.append(f"{t / tj:.2f}")
+            record["jax_ms"] = tj * 1e3
+        records.append(record)
+        print(f"| {b} | " + " | ".join(cells) + " |", flush=True)
+    if args.csv:
+        import csv
+
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
 
 
 if __name__ == "__main__":

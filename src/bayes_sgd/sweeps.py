@@ -122,13 +122,41 @@ class Run:
     protocol: str = "paper"
 
 
+def run_stem(dataset: str, run: Run) -> str:
+    """What names a run's configuration but not its seed: ``{dataset}/{protocol}/N.../eps..._T{steps}``."""
+    return (
+        f"{dataset}/{run.protocol}/N{int(run.n_train)}/"
+        f"eps{format_number(run.learning_rate)}_m{format_number(run.momentum)}_B{int(run.batch_size)}"
+        f"_l2{format_number(run.l2)}_T{int(run.steps)}"
+    )
+
+
 def run_path(dataset: str, run: Run) -> str:
     """Path of the table of one MLP training run (rule ``train_mlp``; its wildcards)."""
-    return (
-        f"results/runs/{dataset}/{run.protocol}/N{int(run.n_train)}/"
-        f"eps{format_number(run.learning_rate)}_m{format_number(run.momentum)}_B{int(run.batch_size)}"
-        f"_l2{format_number(run.l2)}_T{int(run.steps)}_s{int(run.seed)}.parquet"
-    )
+    return f"results/runs/{run_stem(dataset, run)}_s{int(run.seed)}.parquet"
+
+
+def seed_groups(dataset: str, runs: Iterable[Run]) -> dict[str, tuple[int, ...]]:
+    """The seeds of ``runs`` that share a configuration, by :func:`run_stem` (sorted, distinct).
+
+    With the JAX backend the runs of one stem train in one job (rule ``train_mlp_seeds``), a group
+    named by :func:`group_name`: a run requested by several figures, sweeps or variants is in one
+    group, with the seeds all of them ask for.
+    """
+    groups: dict[str, set[int]] = {}
+    for run in runs:
+        groups.setdefault(run_stem(dataset, run), set()).add(int(run.seed))
+    return {stem: tuple(sorted(seeds)) for stem, seeds in groups.items()}
+
+
+def group_name(stem: str, seeds: Iterable[int]) -> str:
+    """The name of the group of runs ``stem`` at ``seeds``: ``{stem}_seeds0-1-2``."""
+    return f"{stem}_seeds{'-'.join(str(int(s)) for s in seeds)}"
+
+
+def group_seeds(seeds_text: str) -> tuple[int, ...]:
+    """The seeds of a group name's ``seeds`` part (``"0-1-2"``), the inverse of :func:`group_name`."""
+    return tuple(int(s) for s in seeds_text.split("-"))
 
 
 def steps_for_learning_rate(steps_at_unit_learning_rate: float, learning_rate: float) -> int:

@@ -96,7 +96,8 @@ PROTOCOL_PATTERN = r"[A-Za-z0-9_.+-]+"
 
 # The wildcards of one MLP run's files (bayes_sgd.sweeps.run_path), and their constraints in
 # every rule that writes such a file (train_mlp, compute_mlp_evidence).
-RUN_WILDCARDS = "{dataset}/{protocol}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}_s{seed}"
+RUN_STEM = "{dataset}/{protocol}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}"
+RUN_WILDCARDS = RUN_STEM + "_s{seed}"
 RUN_CONSTRAINTS = dict(
     dataset=DATASET_PATTERN,
     protocol=PROTOCOL_PATTERN,
@@ -128,8 +129,17 @@ EVIDENCE_RUNS = sorted(set(FIGURE_RUNS["4"]).union(*SWEEP_RUNS.values()))
 SGD_FIGURE_RUNS = {k: [sweeps.run_path(DATASET, r) for r in runs] for k, runs in FIGURE_RUNS.items()}
 SCALING_RUNS = {sweep: [sweeps.run_path(DATASET, r) for r in runs] for sweep, runs in SWEEP_RUNS.items()}
 
-# The configured protocol variants (bayes_sgd.variants), by name.
+# The configured protocol variants (bayes_sgd.variants), by name, and their runs: of Figures 3, 4
+# and 8 (by figure) and of the sweeps each variant asks for (by sweep).
 VARIANTS = variants.configured_variants(config, STATED_PROTOCOL)
+VARIANT_FIGURE_RUNS = {
+    name: variants.variant_figure_runs(v, config["mlp"], config["variant_comparison"]["seeds"])
+    for name, v in VARIANTS.items()
+}
+VARIANT_SWEEP_RUN_SETS = {
+    name: {sweep: variants.variant_sweep_runs(v, config["scaling"], sweep) for sweep in v.sweeps}
+    for name, v in VARIANTS.items()
+}
 
 
 # --- data (workflow/rules/data.smk) ---
@@ -191,6 +201,53 @@ def train_mlp_runtime(wildcards, attempt):
 def train_mlp_mem_mb(wildcards, attempt):
     """mem_mb of a train_mlp job (bayes_sgd.resources.train_mlp_mem_mb)."""
     return resources.train_mlp_mem_mb(int(wildcards.n_train), int(wildcards.batch_size), TRAIN_ARCHITECTURE, attempt)
+
+
+# --- seed groups of the JAX backend (workflow/rules/train.smk) ---
+# With mlp.backend jax and mlp.group_seeds, the seeds of one configuration train in one job
+# (train_mlp_seeds) whose folder results/run_groups/<stem>_seeds<0-1-...> holds each seed's tables;
+# the group of a configuration has every seed that any figure, sweep or variant asks for
+# (bayes_sgd.sweeps.seed_groups). A run no rule asks for (named on the command line) is a group
+# of its own seed.
+
+GROUP_SEEDS = MLP["backend"] == "jax" and MLP["group_seeds"]
+GROUP_WILDCARDS = RUN_STEM + "_seeds{seeds}"
+GROUP_CONSTRAINTS = {**{k: v for k, v in RUN_CONSTRAINTS.items() if k != "seed"}, "seeds": r"\d+(-\d+)*"}
+SEED_GROUPS = sweeps.seed_groups(
+    DATASET,
+    [
+        *(r for runs in FIGURE_RUNS.values() for r in runs),
+        *(r for runs in SWEEP_RUNS.values() for r in runs),
+        *(r for figures in VARIANT_FIGURE_RUNS.values() for runs in figures.values() for r in runs),
+        *(r for sweeps_ in VARIANT_SWEEP_RUN_SETS.values() for runs in sweeps_.values() for r in runs),
+    ],
+)
+
+
+def seed_group_folder(wildcards):
+    """The folder of the group (rule train_mlp_seeds) that trains the run ``wildcards``."""
+    stem = RUN_STEM.format(**{k: v for k, v in wildcards.items() if k != "seed"})
+    seeds = SEED_GROUPS.get(stem, (int(wildcards.seed),))
+    if int(wildcards.seed) not in seeds:
+        seeds = (int(wildcards.seed),)
+    return f"results/run_groups/{sweeps.group_name(stem, seeds)}"
+
+
+def group_checkpoints(wildcards):
+    """The checkpoint file of each seed of a group: the path the seed's run has when trained alone."""
+    stem = RUN_STEM.format(**{k: v for k, v in wildcards.items() if k != "seeds"})
+    return [f"results/checkpoints/{stem}_s{seed}.npz" for seed in sweeps.group_seeds(wildcards.seeds)]
+
+
+def train_group_runtime(wildcards, attempt):
+    """runtime (minutes) of a train_mlp_seeds job: the seeds' runs one after another
+    (bayes_sgd.resources.train_mlp_runtime_minutes x seeds), an upper bound where the device runs them at once."""
+    return len(sweeps.group_seeds(wildcards.seeds)) * train_mlp_runtime(wildcards, attempt)
+
+
+def train_group_mem_mb(wildcards, attempt):
+    """mem_mb of a train_mlp_seeds job: one run's (bayes_sgd.resources.train_mlp_mem_mb) x seeds, an upper bound."""
+    return len(sweeps.group_seeds(wildcards.seeds)) * train_mlp_mem_mb(wildcards, attempt)
 
 
 # --- scaling and report (workflow/rules/scaling.smk; report flags for every figure rule) ---

@@ -21,15 +21,12 @@ if not rules.has("analyse_scaling_sweep"):
 
 VARIANT_RECORDS = {name: v.record() for name, v in VARIANTS.items()}
 VARIANT_RUNS = {
-    name: {
-        k: [sweeps.run_path(DATASET, r) for r in runs]
-        for k, runs in variants.variant_figure_runs(v, config["mlp"], config["variant_comparison"]["seeds"]).items()
-    }
-    for name, v in VARIANTS.items()
+    name: {k: [sweeps.run_path(DATASET, r) for r in runs] for k, runs in figures.items()}
+    for name, figures in VARIANT_FIGURE_RUNS.items()
 }
 VARIANT_SWEEP_RUNS = {
-    name: {sweep: [sweeps.run_path(DATASET, r) for r in variants.variant_sweep_runs(v, config["scaling"], sweep)] for sweep in v.sweeps}
-    for name, v in VARIANTS.items()
+    name: {sweep: [sweeps.run_path(DATASET, r) for r in runs] for sweep, runs in sweep_sets.items()}
+    for name, sweep_sets in VARIANT_SWEEP_RUN_SETS.items()
 }
 
 

@@ -17,15 +17,14 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import logging  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
-from dataclasses import asdict  # noqa: E402
 
-from bayes_sgd.training.checkpoint import Checkpoint, Stopped  # noqa: E402
 from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
-from bayes_sgd.training.sgd import TrainingConfig, run_fingerprint, train  # noqa: E402
-from bayes_sgd.data.inputs import training_data  # noqa: E402
-from bayes_sgd.training.run_tables import weights_table  # noqa: E402
-from bayes_sgd.tables import read_table, write_table  # noqa: E402
+from bayes_sgd.training.checkpoint import Checkpoint, Stopped  # noqa: E402
+from bayes_sgd.training.job import (  # noqa: E402
+    load_jax_backend, load_run_data, log_progress, run_provenance, training_config, wildcard_number, write_run,
+)
+from bayes_sgd.training.sgd import run_fingerprint, train  # noqa: E402
 
 log = script_logger(snakemake)
 package_log = logging.getLogger("bayes_sgd")  # the package's messages (checkpoints) go to this job's log too
@@ -44,61 +43,17 @@ log.info(
 )
 
 
-def number(name, kind):
-    """A wildcard as a number, refusing spellings that run_path() would not produce."""
-    text = getattr(wc, name)
-    value = kind(text)
-    canonical = format(value, "g") if kind is float else str(value)
-    if text != canonical:
-        raise ValueError(f"wildcard {name}={text!r}: write it as {canonical!r} (see run_path in common.smk)")
-    return value
-
-
-config = TrainingConfig(
-    learning_rate=number("learning_rate", float),
-    momentum=number("momentum", float),
-    batch_size=number("batch_size", int),
-    steps=number("steps", int),
-    seed=number("seed", int),
-    l2=number("l2", float),
-    weight_init=p.protocol["weight_init"],
-    init_scale=float(p.protocol["init_scale"]),
-    loss_normalisation=p.protocol["loss_normalisation"],
-    momentum_form=p.protocol["momentum_form"],
-    batch_sampling=p.protocol["batch_sampling"],
-    bias_init=float(p.bias_init),
-    eval_points=int(p.eval_points),
-    eval_chunk=int(p.eval_chunk),
-)
-n_train = number("n_train", int)
-subset = read_table(snakemake.input.subset)["index"].to_numpy()
-if len(subset) != n_train:
-    raise ValueError(f"{snakemake.input.subset} holds {len(subset)} indices, expected N={n_train}")
-X_train, y_train, X_test, y_test = training_data(
-    read_table(snakemake.input.dataset), subset, p.pixel_scale,
-    input_range=p.protocol["input_range"], test_set=p.protocol["test_set"],
-)
+config = training_config(wc, wildcard_number(wc, "seed", int), p.protocol, p)
+n_train = wildcard_number(wc, "n_train", int)
+X_train, y_train, X_test, y_test = load_run_data(snakemake.input.dataset, snakemake.input.subset, n_train, p)
 arch = Architecture(n_inputs=X_train.shape[1], n_hidden=int(p.hidden_units), n_classes=10)
 log.info("%s: N=%d train, %d test images; protocol %s (%s); %s", wc.dataset, len(y_train), len(y_test),
          wc.protocol, ", ".join(f"{k}={v}" for k, v in p.protocol.items()), config)
 
 
-def progress(pr):
-    log.info(
-        "step %d/%d  test accuracy %.4f (latest evaluation)  %.0f steps/s  ETA %.0f s",
-        pr.step, pr.steps, pr.test_accuracy, pr.steps_per_second, pr.eta_seconds,
-    )
-
-
-backend_modules = ()
+backend_modules, backend = (), {"backend": "numpy"}
 if p.backend == "jax":
-    try:
-        import jax
-
-        from bayes_sgd.training import sgd_jax
-    except ImportError as err:
-        raise ImportError(f"mlp.backend: jax needs the optional extra (pip install -e '.[jax]'): {err}") from None
-    log.info("JAX %s on %s (matrix products at precision 'highest')", jax.__version__, jax.devices())
+    sgd_jax, backend, cache = load_jax_backend(snakemake.resources.jax_compilation_cache, log)
     backend_modules = (sgd_jax,)
 interval = int(snakemake.resources.checkpoint_seconds)
 checkpoint = Checkpoint(
@@ -115,47 +70,13 @@ if checkpoint.enabled:
     signal.signal(signal.SIGTERM, lambda signum, frame: checkpoint.request_stop())
 trainer = sgd_jax.train if p.backend == "jax" else train
 try:
-    result = trainer(arch, X_train, y_train, X_test, y_test, config, progress=progress, checkpoint=checkpoint)
+    result = trainer(arch, X_train, y_train, X_test, y_test, config, progress=log_progress(log), checkpoint=checkpoint)
 except Stopped as stop:
     log.warning("SIGTERM: %s; a rerun of this job continues from there", stop)
     sys.exit(128 + signal.SIGTERM)
-curve = result.curve
-curve.insert(curve.columns.get_loc("n_train"), "dataset", wc.dataset)
-last = curve.iloc[-1]
-status = last["status"]
-if status == "diverged":
-    log.warning("diverged at step %d (non-finite loss or weights); the run is recorded as such", last["diverged_step"])
-log.info(
-    "done: status %s, step %d, test accuracy %.4f, test cross-entropy %.4f, %.1f s",
-    status, last["step"], last["test_accuracy"], last["test_cross_entropy"], last["seconds"],
-)
-provenance = {
-    "dataset": wc.dataset,
-    "n_train": n_train,
-    "protocol": wc.protocol,
-    "protocol_options": dict(p.protocol),
-    "training": asdict(config),
-    "hidden_units": int(p.hidden_units),
-    "pixel_scale": float(p.pixel_scale),
-    "subset_seed": int(p.subset_seed),
-    "backend": p.backend,
-    "threads": snakemake.threads,
-    **({"jax": jax.__version__, "jax_devices": [str(d) for d in jax.devices()]} if p.backend == "jax" else {}),
-    "seed": config.seed,
-    "status": status,
-    "diverged_step": int(last["diverged_step"]),
-    "seconds": float(last["seconds"]),
-    "resumed_from_step": checkpoint.resumed_step,
-}
-# The weights first: the curve is the output other rules look for, and a job killed in between
-# leaves an incomplete job that Snakemake redoes whole.
-write_table(
-    weights_table(result.parameters, result.velocity),
-    snakemake.output.weights,
-    {**provenance, "architecture": {"n_inputs": arch.n_inputs, "n_hidden": arch.n_hidden, "n_classes": arch.n_classes}},
-)
-log.info("wrote %s (%d parameters)", snakemake.output.weights, arch.n_params)
-write_table(curve, snakemake.output.curve, provenance)
-log.info("wrote %s", snakemake.output.curve)
+if p.backend == "jax" and cache is not None:
+    log.info("JAX: %s", cache.describe())
+provenance = run_provenance(wc, p, config, result, {**backend, "threads": snakemake.threads}, checkpoint.resumed_step)
+write_run(result, arch, provenance, snakemake.output.weights, snakemake.output.curve, log)
 checkpoint.remove()
 log.info("%d checkpoints saved; resumed from step %s", checkpoint.saves, checkpoint.resumed_step)

@@ -204,3 +204,75 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the checkpoint (the run finished and its outputs are written)."""
         self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class CheckpointGroup:
+    """The checkpoints of runs trained together (:func:`bayes_sgd.training.sgd_jax.train_seeds`).
+
+    One :class:`Checkpoint` file per run, at the path that run has when trained alone, saved
+    together after the same step. A group resumes only when every member's file is there, written
+    by this very group (the members' fingerprints name the group's seeds) and at one step;
+    otherwise it starts afresh, logged. The interval and the stop request are the group's: the
+    first member's interval, and a stop asked of the group stops every member.
+    """
+
+    members: list[Checkpoint]
+
+    def __post_init__(self):
+        if not self.members:
+            raise ValueError("a checkpoint group needs at least one member")
+
+    @property
+    def enabled(self) -> bool:
+        return self.members[0].enabled
+
+    @property
+    def saves(self) -> int:
+        return self.members[0].saves
+
+    @property
+    def resumed_step(self) -> int | None:
+        return self.members[0].resumed_step
+
+    def request_stop(self) -> None:
+        """As :meth:`Checkpoint.request_stop`, for every member (safe in a signal handler)."""
+        for member in self.members:
+            member.stop_requested = True
+
+    def due(self, seconds_since_save: float) -> bool:
+        return self.members[0].due(seconds_since_save)
+
+    def saved(self, step: int) -> None:
+        """Raises :class:`Stopped` after a save if a stop was requested."""
+        if self.members[0].stop_requested:
+            raise Stopped(f"stopped on request after saving step {step} of {len(self.members)} runs to "
+                          f"{', '.join(str(m.path) for m in self.members)}")
+
+    def load(self) -> list[TrainingState] | None:
+        """Every member's saved state, if all were saved by this group at the same step; else ``None``."""
+        present = [m.path.exists() for m in self.members]
+        if not any(present):
+            return None
+        states = [m.load() if here else None for m, here in zip(self.members, present)]
+        steps = {(s.step, s.next_eval) for s in states if s is not None}
+        if any(s is None for s in states) or len(steps) != 1:
+            log.warning(
+                "the checkpoints of this group are incomplete or at different steps (%s): starting afresh",
+                ", ".join(f"{m.path.name}: {'step ' + str(s.step) if s else 'none'}" for m, s in zip(self.members, states)),
+            )
+            for member in self.members:
+                member.resumed_step = None
+            return None
+        return states
+
+    def save(self, states: list[TrainingState]) -> None:
+        """Write each member's state (each file atomically)."""
+        if len(states) != len(self.members):
+            raise ValueError(f"{len(states)} states for a group of {len(self.members)} checkpoints")
+        for member, state in zip(self.members, states):
+            member.save(state)
+
+    def remove(self) -> None:
+        for member in self.members:
+            member.remove()

@@ -393,6 +393,7 @@ def run_fingerprint(
     dtype=np.float32,
     threads: int = 1,
     backend_modules: tuple = (),
+    group: tuple[int, ...] = (),
 ) -> str:
     """The identity of a run for its checkpoint (:func:`bayes_sgd.training.checkpoint.fingerprint`).
 
@@ -401,7 +402,9 @@ def run_fingerprint(
     module, :mod:`bayes_sgd.mlp`, and ``backend_modules``, the backend's own if not NumPy) and the
     number of BLAS threads: a multi-threaded ``gemm`` may sum in another order (measured: 1
     and 2 OpenBLAS threads differ by ~1e-8 after 5 steps at B = 1000), so a resume with other
-    threads would not be bit-identical and starts afresh instead.
+    threads would not be bit-identical and starts afresh instead. ``group``: the seeds of the runs
+    trained together with this one (:func:`bayes_sgd.training.sgd_jax.train_seeds`; empty: trained
+    alone), as batching the seeds' products may round differently from training alone.
     """
     modules = [sys.modules[__name__], mlp, *backend_modules]
     arrays = {
@@ -418,6 +421,8 @@ def run_fingerprint(
         "numpy": np.__version__,
         "threads": int(threads),
     }
+    if group:
+        extra["group_seeds"] = [int(seed) for seed in group]
     return fingerprint(config, arrays, extra)
 
 

@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayes_sgd.training.checkpoint import Checkpoint, TrainingState
+from bayes_sgd.training.checkpoint import Checkpoint, CheckpointGroup, TrainingState
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.training.sgd import Progress, TrainingConfig, TrainingResult, evaluation_steps, initial_parameters, run_seeds
 from bayes_sgd.training.run_tables import curve_row, curve_table, measure
@@ -125,16 +125,26 @@ def epoch_batch_indices(t, key: jax.Array, n: int, b: int) -> jax.Array:
     return jnp.where(position // n == first, this[position % n], following[position % n])
 
 
+def step_constants(config: TrainingConfig, n: int) -> jax.Array:
+    """The numbers of the update that are arguments of the compiled segment, not part of it:
+    ``[eps, m, 1 - m, l2 / N]`` as float32, each rounded once from its float64 value (as a Python
+    constant in the loop would be), so one compiled program serves every eps, m and L2 of a shape
+    and the persistent compilation cache (:mod:`bayes_sgd.training.jax_cache`) reuses it across runs."""
+    c = config
+    return jnp.asarray(np.array([c.learning_rate, c.momentum, 1.0 - c.momentum, c.l2 / n], dtype=np.float32))
+
+
 def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, given_batches: bool):
     """A compiled function running steps ``start+1 .. end`` (stopping early on a non-finite loss).
 
-    ``segment(w, v, start, end, X, y, key_or_batches) -> (w, v, step, diverged_step)`` with
-    ``w`` and ``v`` flat vectors; inside the loop they are carried as ``(W1, b1, W2, b2)``
-    trees (no flattening per step). ``diverged_step`` is ``-1`` unless a batch loss was not
-    finite.
+    ``segment(w, v, start, end, X, y, key_or_batches, constants) -> (w, v, step, diverged_step)``
+    with ``w`` and ``v`` flat vectors (inside the loop carried as ``(W1, b1, W2, b2)`` trees, no
+    flattening per step) and ``constants`` the run's :func:`step_constants`. ``diverged_step`` is
+    ``-1`` unless a batch loss was not finite. What the program depends on is the shape of the run
+    (N, B, the network) and its protocol options; the step sizes are arguments.
     """
     c = config
-    eps, m, l2_over_n, b = c.learning_rate, c.momentum, c.l2 / n, c.batch_size
+    b = c.batch_size
     # the batch term of g: the mean over the batch, or over the B x C loss matrix
     loss_scale = 1.0 if c.loss_normalisation == "batch" else 1.0 / arch.n_classes
 
@@ -155,18 +165,19 @@ def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, 
             return epoch_batch_indices(t, source, n, b)
         return jax.random.choice(jax.random.fold_in(source, t), n, (b,), replace=False)
 
-    def update(w, v, g):
+    def update(w, v, g, constants):
         """``(w, v)`` after one step with gradient ``g`` of the batch loss, in ``momentum_form``."""
+        eps, m, one_minus_m, l2_over_n = constants[0], constants[1], constants[2], constants[3]
         g = jax.tree.map(lambda g, w: g + l2_over_n * w, g, w)
         if c.momentum_form == "dampened":
-            v = jax.tree.map(lambda v, g: m * v + (1.0 - m) * g, v, g)
+            v = jax.tree.map(lambda v, g: m * v + one_minus_m * g, v, g)
             return jax.tree.map(lambda w, v: w - eps * v, w, v), v
         v = jax.tree.map(lambda v, g: m * v + g, v, g)
         if c.momentum_form == "nesterov":
             return jax.tree.map(lambda w, g, v: w - eps * (g + m * v), w, g, v), v
         return jax.tree.map(lambda w, v: w - eps * v, w, v), v
 
-    def segment(w, v, start, end, X, y, source):
+    def segment(w, v, start, end, X, y, source, constants):
         def cond(carry):
             _, _, t, diverged = carry
             return (t < end) & (diverged < 0)
@@ -177,7 +188,7 @@ def make_segment(arch: Architecture, config: TrainingConfig, n: int, precision, 
             idx = batch(t, source)
             value, g = loss_and_grad(w, X[idx], y[idx])
             finite = jnp.isfinite(value)
-            w_new, v_new = update(w, v, g)
+            w_new, v_new = update(w, v, g, constants)
             # a non-finite loss stops the run at this step; its weights stay as they were
             keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)  # noqa: E731
             return keep(w_new, w), keep(v_new, v), t, jnp.where(finite, -1, t)
@@ -257,6 +268,7 @@ def train(
     Xte = jnp.asarray(X_test, dtype=jnp.float32)
     yte = jnp.asarray(y_test, dtype=jnp.int32)
     segment = make_segment(arch, c, n, prec, batches is not None)
+    constants = step_constants(c, n)
     chunk = make_evaluate(arch, prec)
 
     def evaluate(w, X, y):
@@ -291,7 +303,7 @@ def train(
     first_step = step
     while diverged_step < 0 and step < c.steps:
         end = int(eval_at[next_eval])
-        w, v, t, bad = segment(w, v, jnp.int32(step), jnp.int32(end), Xtr, ytr, source)
+        w, v, t, bad = segment(w, v, jnp.int32(step), jnp.int32(end), Xtr, ytr, source, constants)
         step, bad = int(t), int(bad)
         if bad >= 0:
             diverged_step = step
@@ -323,6 +335,8 @@ def train_seeds(
     X_test: np.ndarray,
     y_test: np.ndarray,
     configs: list[TrainingConfig],
+    progress: Callable[[Progress], None] | None = None,
+    checkpoint: CheckpointGroup | None = None,
     precision: str = "highest",
 ) -> list[TrainingResult]:
     """Train several runs that differ only in their seed together, with ``vmap`` over the seeds.
@@ -331,49 +345,66 @@ def train_seeds(
     ``fold_in(key(seed), t)``, same schedule): the vmapped loop batches the matrix products
     of the seeds, which may round differently, so the results agree with one-by-one training
     to float32 rounding. A run that diverges is frozen at its divergence while the others go
-    on. No checkpoints (a group is meant for runs short enough to redo).
+    on.
+
+    ``progress`` is called after every evaluation segment, with the mean test accuracy of the
+    runs still training. ``checkpoint`` (one file per run, :class:`CheckpointGroup`) is saved after
+    a segment when its interval has passed, and resumed from, bit-identically (the state of
+    every run, its divergence included); a stop requested of it is honoured between segments.
     """
     if not configs:
         return []
     c = configs[0]
     if any(dataclasses.replace(other, seed=c.seed) != c for other in configs):
         raise ValueError("train_seeds: the runs must differ in their seed only")
+    if checkpoint is not None and len(checkpoint.members) != len(configs):
+        raise ValueError(f"train_seeds: {len(checkpoint.members)} checkpoints for {len(configs)} runs")
     prec, n = _checked_run(c, precision, X_train)
     Xtr, ytr = jnp.asarray(X_train, dtype=jnp.float32), jnp.asarray(y_train, dtype=jnp.int32)
     Xte, yte = jnp.asarray(X_test, dtype=jnp.float32), jnp.asarray(y_test, dtype=jnp.int32)
-    segment = jax.jit(jax.vmap(make_segment(arch, c, n, prec, False), in_axes=(0, 0, None, 0, None, None, 0)))
+    segment = jax.jit(jax.vmap(make_segment(arch, c, n, prec, False), in_axes=(0, 0, None, 0, None, None, 0, None)))
+    constants = step_constants(c, n)
     chunk = make_evaluate(arch, prec)
 
-    def evaluate(w, X, y):
-        return evaluate_in_chunks(chunk, w, X, y, c.eval_chunk)
-
     def measure_seed(w):
-        return measure(lambda X, y: evaluate(w, X, y), bool(jnp.all(jnp.isfinite(w))), (Xtr, ytr), (Xte, yte))
+        evaluate = lambda X, y: evaluate_in_chunks(chunk, w, X, y, c.eval_chunk)  # noqa: E731
+        return measure(evaluate, bool(jnp.all(jnp.isfinite(w))), (Xtr, ytr), (Xte, yte))
 
     k = len(configs)
-    W = jnp.stack([jnp.asarray(initial_parameters(arch, cfg, dtype=np.float32)) for cfg in configs])
-    V = jnp.zeros_like(W)
     keys = jnp.stack([batch_source(cfg) for cfg in configs])
-    rows: list[list[dict]] = [[] for _ in configs]
-    diverged = [-1] * k
-    t0 = time.perf_counter()
+    eval_at = evaluation_steps(c.steps, c.eval_points)
+    states = checkpoint.load() if checkpoint is not None else None
+    if states is None:
+        W = jnp.stack([jnp.asarray(initial_parameters(arch, cfg, dtype=np.float32)) for cfg in configs])
+        V = jnp.zeros_like(W)
+        rows: list[list[dict]] = [[] for _ in configs]
+        diverged = [-1] * k
+        step, next_eval, seconds_before = 0, 1, 0.0
+    else:
+        W = jnp.stack([jnp.asarray(s.parameters) for s in states])
+        V = jnp.stack([jnp.asarray(s.velocity) for s in states])
+        rows = [s.rows for s in states]
+        diverged = [int(s.rng_state["diverged_step"]) for s in states]
+        step, next_eval, seconds_before = states[0].step, states[0].next_eval, states[0].seconds
+    t0 = time.perf_counter() - seconds_before
 
     def record(i, step, metrics):
         rows[i].append(curve_row(step, metrics, c.batch_size, n, time.perf_counter() - t0))
 
-    for i in range(k):
-        metrics = measure_seed(W[i])
-        record(i, 0, metrics)
-        if metrics is None:
-            diverged[i] = 0
-    eval_at = evaluation_steps(c.steps, c.eval_points)
-    step = 0
-    for end in eval_at[1:]:
-        if all(d >= 0 for d in diverged):
-            break
+    if states is None:
+        for i in range(k):
+            metrics = measure_seed(W[i])
+            record(i, 0, metrics)
+            if metrics is None:
+                diverged[i] = 0
+    saving = checkpoint is not None and checkpoint.enabled
+    last_save = time.perf_counter()
+    first_step = step
+    while step < c.steps and any(d < 0 for d in diverged):
+        end = int(eval_at[next_eval])
         # a finished run takes no steps: its segment ends where it starts
-        ends = jnp.asarray([int(end) if d < 0 else step for d in diverged], dtype=jnp.int32)
-        W, V, t, bad = segment(W, V, jnp.int32(step), ends, Xtr, ytr, keys)
+        ends = jnp.asarray([end if d < 0 else step for d in diverged], dtype=jnp.int32)
+        W, V, t, bad = segment(W, V, jnp.int32(step), ends, Xtr, ytr, keys, constants)
         t, bad = np.asarray(t), np.asarray(bad)
         for i in range(k):
             if diverged[i] >= 0:
@@ -383,10 +414,24 @@ def train_seeds(
                 record(i, int(t[i]), None)
                 continue
             metrics = measure_seed(W[i])
-            record(i, int(end), metrics)
+            record(i, end, metrics)
             if metrics is None:
-                diverged[i] = int(end)
-        step = int(end)
+                diverged[i] = end
+        step, next_eval = end, next_eval + 1
+        now = time.perf_counter()
+        if progress is not None:
+            live = [rows[i][-1]["test_accuracy"] for i in range(k) if diverged[i] < 0]
+            rate = (step - first_step) / max(now - t0 - seconds_before, 1e-9)
+            accuracy = float(np.mean(live)) if live else float("nan")
+            progress(Progress(step, c.steps, accuracy, rate, (c.steps - step) / rate))
+        if saving and step < c.steps and any(d < 0 for d in diverged) and checkpoint.due(now - last_save):
+            checkpoint.save([
+                TrainingState(step, next_eval, np.asarray(W[i]), np.asarray(V[i]),
+                              {"jax": "batches keyed by step", "diverged_step": diverged[i]}, rows[i], now - t0)
+                for i in range(k)
+            ])
+            checkpoint.saved(step)  # raises Stopped after request_stop (honoured between segments)
+            last_save = time.perf_counter()
     return [
         TrainingResult(curve_table(rows[i], diverged[i], n, cfg), np.asarray(W[i]).copy(), np.asarray(V[i]).copy())
         for i, cfg in enumerate(configs)
