@@ -172,29 +172,6 @@ def test_divergence_and_resume_like_the_numpy_trainer(tmp_path):
     assert fp != sgd.run_fingerprint(ARCH, c, X, y, X, y)  # the backend is part of the identity
 
 
-@pytest.mark.slow
-def test_workflow_runs_with_the_jax_backend(tmp_path):
-    from bayes_sgd.tables import read_provenance, read_table
-    from workflow_helpers import TINY_MLP, planned_jobs, snakemake, write_config
-
-    run = "results/runs/mnist5k/paper/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"
-    write_config(tmp_path, {"mlp": {**TINY_MLP, "backend": "jax"}})
-    snakemake(tmp_path, "--cores", "1", run)
-    curve = read_table(tmp_path / run)
-    assert list(curve.columns) == [*run_tables.CURVE_COLUMNS, "dataset", *run_tables.CONFIG_COLUMNS]
-    assert curve.dtypes.to_dict() == {**curve.dtypes.to_dict(), "step": np.int64, "test_accuracy": np.float64}
-    np.testing.assert_array_equal(curve["step"], sgd.evaluation_steps(30, 5))
-    provenance = read_provenance(tmp_path / run)["provenance"]
-    assert provenance["backend"] == "jax" and provenance["jax"] == jax.__version__
-    weights = read_table(tmp_path / run.replace("results/runs/", "results/weights/"))
-    assert len(weights) == Architecture(784, 16, 10).n_params and (weights.dtypes == np.float32).all()
-    log = (tmp_path / run.replace("results/runs/", "logs/train_mlp/").replace(".parquet", ".log")).read_text()
-    assert "JAX" in log and "precision 'highest'" in log
-    # the backend is part of a run's identity: switching back reruns it
-    write_config(tmp_path, {"mlp": {**TINY_MLP, "backend": "numpy"}})
-    assert planned_jobs(tmp_path, run) == {"train_mlp": 1}
-
-
 def test_vmapped_seeds_equal_the_runs_trained_one_by_one():
     X, y = _data(60, seed=5)
     configs = [_config(batch_size=5, steps=200, seed=s) for s in (0, 1, 2)]
