@@ -150,6 +150,20 @@ def jax_step_time(arch: Architecture, batch_size: int, repeats: int, n_train: in
     return best_time(run, repeats, 1) / inner
 
 
+def jax_eval_time_per_image(arch: Architecture, repeats: int, n_train: int = N_TRAIN) -> float:
+    """Seconds per image of the JAX trainer's evaluation (accuracy and cross-entropy, in chunks of 1,000)."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    from bayes_sgd.training import sgd_jax
+
+    X, y = random_data(arch, n_train)
+    Xd, yd = jnp.asarray(X), jnp.asarray(y, dtype=jnp.int32)
+    w = jnp.asarray(initialise(arch, np.random.default_rng(1)))
+    chunk = sgd_jax.make_evaluate(arch, lax.Precision.HIGHEST)
+    return best_time(lambda: sgd_jax.evaluate_in_chunks(chunk, w, Xd, yd, 1000), repeats, 1) / n_train
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="tries per measurement (the best is kept)")
@@ -182,6 +196,10 @@ def main() -> None:
 
         device = str(jax.devices()[0].device_kind)
         print(f"JAX {jax.__version__} on {jax.devices()} ({device}), float32 at precision HIGHEST")
+    eval_us = float("nan")
+    if args.backend == "jax":
+        eval_us = jax_eval_time_per_image(arch, args.repeats, args.n_train) * 1e6
+        print(f"JAX evaluation: {eval_us:.3f} us per image ({args.n_train} images in chunks of 1,000)")
     print()
     columns = ([] if args.no_numpy else ["ms per step", "steps/s", "compute floor (ms)", "traffic floor (ms)",
                                          "step / max(floors)", "step / compute floor"])
@@ -191,7 +209,8 @@ def main() -> None:
     print("|---:|" + "---:|" * len(columns))
     records = []
     for b in batch_sizes:
-        record = {"batch_size": b, "n_train": args.n_train, "device": device, "numpy_ms": float("nan"), "jax_ms": float("nan")}
+        record = {"batch_size": b, "n_train": args.n_train, "device": device, "numpy_ms": float("nan"), "jax_ms": float("nan"),
+                  "jax_eval_us_per_image": eval_us}
         cells = []
         if not args.no_numpy:
             t = step_time(arch, b, args.repeats, args.n_train)

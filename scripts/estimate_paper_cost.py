@@ -17,8 +17,14 @@ Usage::
     python scripts/estimate_paper_cost.py config/config.yaml --cores 2
     python scripts/estimate_paper_cost.py --measure
     python scripts/estimate_paper_cost.py config/diagnosis.yaml --after config/config.yaml  # beyond the default run
+    python scripts/estimate_paper_cost.py --device gpu --gpu-check results/gpu_check      # one GPU, JAX
 
 Prints a Markdown table (core-hours per figure, the longest single run) and the total.
+
+``--device gpu`` estimates the hours of the JAX backend on one GPU instead, with the seeds of a
+configuration grouped into one job as the workflow groups them
+(:class:`bayes_sgd.resources.GpuCostModel`), from the tables ``scripts/gpu_check.sh`` wrote on a
+GPU machine (``--gpu-check``). Without such tables it prints "not measured" and no number.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from bayes_sgd.variants import (  # noqa: E402
     variant_figure_runs,
     variant_sweep_runs,
 )
-from bayes_sgd.resources import CostModel, estimate_cost  # noqa: E402
+from bayes_sgd.resources import CostModel, GpuCostModel, estimate_cost, estimate_gpu_cost  # noqa: E402
 from bayes_sgd.sweeps import SWEEPS, figure_runs, sweep_runs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,11 +133,18 @@ def main() -> None:
         help="count the runs that CONFIG's default target builds as done (e.g. config/config.yaml, the default run)",
     )
     parser.add_argument("--measure", action="store_true", help="time the step and evaluation on this machine")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="gpu: hours on one GPU with the JAX backend, from scripts/gpu_check.sh's tables")
+    parser.add_argument("--gpu-check", default=str(REPO / "results" / "gpu_check"),
+                        help="the results folder of scripts/gpu_check.sh on a GPU machine (with --device gpu)")
     args = parser.parse_args()
 
     config = load_config(Path(args.config))
     dataset = config["dataset"]
     n_test = test_set_size(config)
+    if args.device == "gpu":
+        print_gpu_estimate(args, config, n_test)
+        return
     model = measure_cost_model() if args.measure else CostModel()
     groups = run_groups(config)
     done = [r for runs in run_groups(load_config(Path(args.after))).values() for r in runs] if args.after else []
@@ -155,6 +168,32 @@ def main() -> None:
     if args.cores:
         floor = max(total["core_hours"] / args.cores, total["longest_run_hours"])
         print(f"wall-time floor on {args.cores} cores: {floor:.2f} hours (perfect packing, no other work)")
+
+
+def print_gpu_estimate(args, config: dict, n_test: int) -> None:
+    """The one-GPU estimate (``--device gpu``), or "not measured" and nothing else."""
+    print(f"configuration: {args.config} (dataset {config['dataset']}, training pool {train_pool_size(config)}, test set {n_test})")
+    model, note = GpuCostModel.from_gpu_check(Path(args.gpu_check))
+    if model is None:
+        print(f"one GPU (JAX backend, seeds grouped): {note}")
+        return
+    print(f"one GPU (JAX backend, seeds grouped): {note}")
+    print(
+        f"GPU model: ms per step at B = {', '.join(f'{b} ({ms:.3g})' for b, ms in model.step_ms)}; "
+        f"{model.eval_us_per_image:.3g} us per evaluated image; {model.job_overhead_s:.1f} s per job "
+        f"(warm compilation cache); {model.compile_s:.1f} s per compiled program"
+    )
+    done = [r for runs in run_groups(load_config(Path(args.after))).values() for r in runs] if args.after else []
+    table = estimate_gpu_cost(run_groups(config), model, n_test=n_test, eval_points=config["mlp"]["eval_points"], done=done)
+    print()
+    print("| runs of | runs | not run by an earlier row | jobs (seed groups) | programs compiled | GPU hours |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in table.itertuples():
+        print(f"| {row.group} | {row.runs} | {row.new_runs} | {row.jobs} | {row.programs} | {row.gpu_hours:.2f} |")
+    total = table.iloc[-1]
+    print()
+    print(f"total: {total['gpu_hours']:.2f} hours on one GPU ({int(total['jobs'])} jobs one after another; "
+          f"the seeds of a group counted one after another, an upper bound)")
 
 
 if __name__ == "__main__":

@@ -146,3 +146,61 @@ def test_the_ratio_script_prints_the_median_of_a_run(tmp_path):
     assert "3 train_mlp jobs" in out and "median 3.00x" in out and "min 1.00, max 5.00" in out, out
     missing = subprocess.run([sys.executable, str(script), "--benchmarks", str(tmp_path / "none")], capture_output=True, text=True)
     assert missing.returncode == 1 and "no benchmark folder" in missing.stderr
+
+
+def _gpu_check_folder(folder: Path, device: str = "NVIDIA H100 80GB HBM3") -> Path:
+    """The three tables scripts/gpu_check.sh writes, with round numbers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    header = "batch_size,n_train,device,numpy_ms,jax_ms,jax_eval_us_per_image\n"
+    (folder / "benchmark_steps.csv").write_text(header + f"1,1000,{device},0.5,0.1,0.01\n1000,1000,{device},28,1.0,0.01\n")
+    (folder / "benchmark_large_batches.csv").write_text(header + f"50000,50000,{device},,10.0,0.01\n")
+    (folder / "benchmark_overhead.csv").write_text(
+        "cache,device,jax,start_s,import_s,run_s,wall_s,hits,misses\n"
+        f"off,{device},0.9,1,2,3,6,,\ncold,{device},0.9,1,2,3,6,0,12\nwarm,{device},0.9,1,2,1,5,12,0\n"
+    )
+    return folder
+
+
+def test_the_gpu_model_reads_gpu_check_tables_and_refuses_cpu_or_missing_ones(tmp_path):
+    model, note = resources.GpuCostModel.from_gpu_check(_gpu_check_folder(tmp_path / "gpu"))
+    assert note.startswith("measured on NVIDIA H100")
+    assert model.step_ms == ((1, 0.1), (1000, 1.0), (50000, 10.0))
+    assert (model.eval_us_per_image, model.job_overhead_s, model.compile_s) == (0.01, 5.0, 2.0)
+    # log-log interpolation: B = 10 is a third of the way from B = 1 to 1000, so 0.1 ms x 10^(1/3)
+    assert model.step_seconds(10) == pytest.approx(0.1e-3 * 10 ** (1 / 3))
+    assert model.step_seconds(100_000) == pytest.approx(20e-3)  # proportional beyond the largest B
+    assert model.step_seconds(1) == pytest.approx(0.1e-3)
+    none, why = resources.GpuCostModel.from_gpu_check(_gpu_check_folder(tmp_path / "cpu", device="cpu"))
+    assert none is None and "taken on cpu, not a GPU" in why
+    none, why = resources.GpuCostModel.from_gpu_check(tmp_path / "empty")
+    assert none is None and why.startswith("not measured") and "benchmark_steps.csv" in why
+
+
+def test_the_gpu_estimate_groups_seeds_into_jobs_and_compiles_a_program_per_shape(tmp_path):
+    model, _ = resources.GpuCostModel.from_gpu_check(_gpu_check_folder(tmp_path))
+    a = [Run(1000, 1.0, 0.9, 1000, 0.0, 100, seed) for seed in (0, 1)]  # one job, one program
+    b = [Run(1000, 0.5, 0.9, 1000, 0.0, 100, 0)]  # another job, the same program (eps is an argument)
+    c = [Run(1000, 1.0, 0.9, 1, 0.0, 100, 0)]  # another job and program
+    table = resources.estimate_gpu_cost({"A": a, "B": a + b, "C": c}, model, n_test=10_000, eval_points=3)
+    evaluations = len(resources.evaluation_steps(100, 3))
+    eval_s = evaluations * 0.01e-6 * 11_000
+    run_1000 = 100 * 1.0e-3 + eval_s
+    run_1 = 100 * 0.1e-3 + eval_s
+    expected = {"A": 2 * run_1000 + 5 + 2, "B": run_1000 + 5, "C": run_1 + 5 + 2}
+    rows = table.set_index("group")
+    for group, seconds in expected.items():
+        assert rows.loc[group, "gpu_hours"] * 3600 == pytest.approx(seconds)
+    assert rows.loc["B", "new_runs"] == 1 and rows.loc["B", "programs"] == 0
+    assert (rows.loc["total", "jobs"], rows.loc["total", "programs"]) == (3, 2)
+    assert rows.loc["total", "gpu_hours"] * 3600 == pytest.approx(sum(expected.values()))
+
+
+def test_the_cost_script_prints_not_measured_and_no_gpu_number_without_a_gpu_check(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "scripts" / "estimate_paper_cost.py"
+    out = subprocess.run([sys.executable, str(script), "--device", "gpu", "--gpu-check", str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "not measured" in out and "hours" not in out and "|" not in out
+    _gpu_check_folder(tmp_path)
+    out = subprocess.run([sys.executable, str(script), "--device", "gpu", "--gpu-check", str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "measured on NVIDIA H100" in out and "hours on one GPU" in out

@@ -237,3 +237,107 @@ def benchmark_cost_ratios(
             wall_s=float(measured["s"]), model_s=model_s, cpu_ratio=float(measured["cpu_time"]) / model_s,
         ))
     return pd.DataFrame(rows)
+
+
+# --- one GPU (the JAX backend, seeds grouped) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuCostModel:
+    """Seconds of the JAX backend's jobs on one GPU, built only from ``scripts/gpu_check.sh``'s
+    measurements on that GPU (:meth:`from_gpu_check`); nothing in it is a default.
+
+    One job trains the seeds of one configuration (rule ``train_mlp_seeds``) and costs::
+
+        seconds = job_overhead + sum over its seeds of (steps * step(B) + evaluations * eval_per_image * (N + n_test))
+
+    ``step(B)``: the measured ms per step of one run at batch size B (``step_ms``, pairs of B and
+    ms), interpolated linearly in log B and log ms between measured batch sizes, constant below
+    the smallest and proportional to B above the largest. The seeds' steps are summed, an upper
+    bound: the group's vmap may run them at once (on a GPU a small batch leaves it mostly idle),
+    which the measurement of one run cannot show. ``job_overhead``: a job with a warm compilation
+    cache, process start to its first step (``benchmark_jax_overhead.py``, row ``warm``);
+    ``compile_s``: what a cold cache adds (row ``cold`` minus row ``warm``), paid once per
+    distinct program: per N, B and protocol, as the step sizes are arguments of the program.
+    """
+
+    device: str
+    step_ms: tuple[tuple[int, float], ...]
+    eval_us_per_image: float
+    job_overhead_s: float
+    compile_s: float
+
+    def step_seconds(self, batch_size: int) -> float:
+        import numpy as np
+
+        b = np.array([p[0] for p in self.step_ms], dtype=float)
+        ms = np.array([p[1] for p in self.step_ms], dtype=float)
+        if batch_size >= b[-1]:
+            return float(ms[-1] * batch_size / b[-1]) / 1e3
+        return float(np.exp(np.interp(np.log(batch_size), np.log(b), np.log(ms)))) / 1e3
+
+    def run_seconds(self, run: Run, *, n_test: int, eval_points: int) -> float:
+        """The training of one seed: its steps and its evaluations (no job overhead)."""
+        evaluations = len(evaluation_steps(run.steps, eval_points))
+        return run.steps * self.step_seconds(run.batch_size) + evaluations * self.eval_us_per_image * 1e-6 * (
+            run.n_train + n_test)
+
+    @classmethod
+    def from_gpu_check(cls, folder: Path) -> tuple[GpuCostModel | None, str]:
+        """The model from a ``scripts/gpu_check.sh`` results folder, or ``(None, why not)``: a missing
+        table, or measurements taken on no GPU (the smoke run on a CPU)."""
+        folder = Path(folder)
+        files = {name: folder / f"{name}.csv" for name in ("benchmark_steps", "benchmark_large_batches", "benchmark_overhead")}
+        missing = [str(path) for path in files.values() if not path.is_file()]
+        if missing:
+            return None, f"not measured: {', '.join(missing)} missing (run scripts/gpu_check.sh on a GPU machine)"
+        steps = pd.concat([pd.read_csv(files["benchmark_steps"]), pd.read_csv(files["benchmark_large_batches"])])
+        steps = steps.dropna(subset=["jax_ms"]).sort_values("batch_size").drop_duplicates("batch_size", keep="last")
+        overhead = pd.read_csv(files["benchmark_overhead"]).set_index("cache")
+        devices = set(steps["device"].astype(str)) | set(overhead["device"].astype(str))
+        if steps.empty or not {"warm", "cold"} <= set(overhead.index):
+            return None, f"not measured: {folder} holds no JAX step times or no warm and cold job rows"
+        if any(d.lower().startswith("cpu") for d in devices):
+            return None, f"not measured: the measurements in {folder} were taken on {', '.join(sorted(devices))}, not a GPU"
+        warm, cold = overhead.loc["warm"], overhead.loc["cold"]
+        model = cls(
+            device=", ".join(sorted(devices)),
+            step_ms=tuple((int(b), float(ms)) for b, ms in zip(steps["batch_size"], steps["jax_ms"])),
+            eval_us_per_image=float(steps["jax_eval_us_per_image"].dropna().median()),
+            job_overhead_s=float(warm["wall_s"]),
+            compile_s=max(0.0, float(cold["run_s"]) - float(warm["run_s"])),
+        )
+        return model, f"measured on {model.device} ({folder})"
+
+
+def estimate_gpu_cost(
+    groups: Mapping[str, Iterable[Run]], model: GpuCostModel, *, n_test: int, eval_points: int, done: Iterable[Run] = ()
+) -> pd.DataFrame:
+    """Estimated hours on one GPU per group of runs (as :func:`estimate_cost`), each distinct run
+    counted once, its seeds grouped into jobs as the workflow groups them (a job per run stem, see
+    :func:`bayes_sgd.sweeps.seed_groups`), a compilation per distinct program (N, B, protocol).
+    One row per group (``group``, ``runs``, ``new_runs``, ``jobs``, ``programs``, ``gpu_hours``)
+    and a ``total`` row. The jobs run one after another: the hours are a sum, not a packing."""
+    from bayes_sgd.sweeps import run_stem
+
+    seen: set[Run] = set(done)
+    stems: set[str] = set()
+    programs: set[tuple] = set()
+    rows = []
+    for name, runs in groups.items():
+        runs = list(dict.fromkeys(runs))
+        new = [r for r in runs if r not in seen]
+        seen.update(new)
+        new_stems = {run_stem("", r) for r in new} - stems
+        stems |= new_stems
+        new_programs = {(r.n_train, r.batch_size, r.protocol) for r in new} - programs
+        programs |= new_programs
+        seconds = (len(new_stems) * model.job_overhead_s + len(new_programs) * model.compile_s
+                   + sum(model.run_seconds(r, n_test=n_test, eval_points=eval_points) for r in new))
+        rows.append(dict(group=name, runs=len(runs), new_runs=len(new), jobs=len(new_stems),
+                         programs=len(new_programs), gpu_hours=seconds / 3600))
+    table = pd.DataFrame(rows)
+    total = {"group": "total", **{k: int(table[k].sum()) for k in ("new_runs", "jobs", "programs")},
+             "gpu_hours": float(table["gpu_hours"].sum())}
+    total["runs"] = total["new_runs"]
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
