@@ -241,35 +241,12 @@ def test_killed_workflow_job_resumes_from_its_checkpoint_bit_identical(tmp_path)
 @pytest.mark.slow
 def test_sigterm_to_a_job_saves_its_state_and_the_rerun_continues(tmp_path):
     """SLURM's time limit: SIGTERM to the job's process, which saves, exits; the retry resumes."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from bayes_sgd.tables import read_provenance
-    from workflow_helpers import REPO, SNAKEFILE, snakemake, write_config
+    from workflow_helpers import sigterm_training_job, snakemake, write_config
 
     write_config(tmp_path, {"mlp": {"eval_points": 6}})  # default interval: no save by the clock
-    argv = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(tmp_path),
-        "--workflow-profile", str(REPO / "profiles" / "default"), "--cores", "1", RUN,
-    ]
-    with open(tmp_path / "first.txt", "w") as out:
-        proc = subprocess.Popen(argv, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     log = tmp_path / LOG
-    try:
-        deadline = time.monotonic() + 240
-        while not (log.is_file() and "step " in log.read_text()):  # training has started
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.txt").read_text()[-3000:]
-            time.sleep(0.05)
-        found = subprocess.run(["pgrep", "-f", f"{tmp_path}/.snakemake/scripts/"], capture_output=True, text=True)
-        (job,) = [int(pid) for pid in found.stdout.split()]
-        os.kill(job, signal.SIGTERM)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    proc = sigterm_training_job(tmp_path, log, RUN)
     assert proc.returncode != 0 and "SIGTERM: stopped on request after saving step" in log.read_text()
     assert (tmp_path / CHECKPOINT).exists() and not (tmp_path / RUN).exists()
     snakemake(tmp_path, "--cores", "1", RUN)

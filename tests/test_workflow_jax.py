@@ -5,12 +5,7 @@ edit of the seed list reruns, SIGTERM to a group job, and the protocol variants 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -20,7 +15,7 @@ jax = pytest.importorskip("jax", reason="the JAX backend needs the optional extr
 from bayes_sgd.mlp import Architecture  # noqa: E402
 from bayes_sgd.tables import read_provenance, read_table  # noqa: E402
 from bayes_sgd.training import run_tables, sgd  # noqa: E402
-from workflow_helpers import REPO, SNAKEFILE, TINY_MLP, dry_run, planned_jobs, snakemake, write_config  # noqa: E402
+from workflow_helpers import REPO, TINY_MLP, dry_run, planned_jobs, sigterm_training_job, snakemake, write_config  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -100,24 +95,7 @@ def test_sigterm_to_a_group_job_saves_every_seed_and_the_rerun_continues(tmp_pat
     runs = [f"results/runs/{stem}_s{seed}.parquet" for seed in (0, 1)]
     checkpoints = [run.replace("results/runs/", "results/checkpoints/").replace(".parquet", ".npz") for run in runs]
     log = tmp_path / f"logs/train_mlp_seeds/{stem}_seeds0-1.log"
-    argv = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(tmp_path),
-        "--workflow-profile", str(REPO / "profiles" / "default"), "--cores", "1", *runs,
-    ]
-    with open(tmp_path / "first.txt", "w") as out:
-        proc = subprocess.Popen(argv, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not (log.is_file() and "step 1" in log.read_text()):  # training has started
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "first.txt").read_text()[-3000:]
-            time.sleep(0.05)
-        found = subprocess.run(["pgrep", "-f", f"{tmp_path}/.snakemake/scripts/"], capture_output=True, text=True)
-        (job,) = [int(pid) for pid in found.stdout.split()]
-        os.kill(job, signal.SIGTERM)
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    proc = sigterm_training_job(tmp_path, log, *runs)
     text = log.read_text()
     assert proc.returncode != 0 and "SIGTERM: stopped on request after saving step" in text, text[-2000:]
     assert all((tmp_path / c).exists() for c in checkpoints) and not any((tmp_path / r).exists() for r in runs)

@@ -140,3 +140,34 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     for job in dry_run(workdir, *args):
         counts[job.rule] = counts.get(job.rule, 0) + 1
     return counts
+
+
+def sigterm_training_job(workdir: Path, log: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """SLURM's time limit, by hand: ``snakemake --cores 1 <args>`` in the background; once the
+    job's ``log`` shows a training step, SIGTERM to the job's script process; Snakemake's exit.
+
+    Returns the finished process (``returncode``; its output in ``stdout``).
+    """
+    import signal
+    import time
+
+    argv = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+        "--workflow-profile", str(REPO / "profiles" / "default"), "--cores", "1", *args,
+    ]
+    output = workdir / "sigterm_run.txt"
+    with open(output, "w") as out:
+        proc = subprocess.Popen(argv, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not (log.is_file() and "step " in log.read_text()):  # training has started
+            assert proc.poll() is None and time.monotonic() < deadline, output.read_text()[-3000:]
+            time.sleep(0.05)
+        found = subprocess.run(["pgrep", "-f", f"{workdir}/.snakemake/scripts/"], capture_output=True, text=True)
+        (job,) = [int(pid) for pid in found.stdout.split()]
+        os.kill(job, signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(argv, proc.returncode, output.read_text())

@@ -1,47 +1,26 @@
 """Train the MLP once (rule train_mlp); write its learning curve (one row per evaluation) and final weights."""
 
-import os
 import sys
 
-# BLAS threads = the job's threads (one unless the batch is large, see the rule). Snakemake sets
-# these variables for script jobs already; setting them again before NumPy is first imported
-# keeps the job at its thread count however it is started. If NumPy was imported earlier, the
-# values Snakemake set are the ones in force.
-NUMPY_PRELOADED = "numpy" in sys.modules
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(snakemake.threads)
+# BLAS threads = the job's threads (one unless the batch is large, see the rule), set before NumPy
+# is first imported (bayes_sgd.training.threads imports nothing).
+from bayes_sgd.training.threads import set_job_threads
 
-# JAX backend: many jobs may share one GPU, so none may grab most of its memory up front.
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+NUMPY_PRELOADED = set_job_threads(snakemake.threads)
 
-import logging  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
 
-from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
 from bayes_sgd.training.checkpoint import Checkpoint, Stopped  # noqa: E402
 from bayes_sgd.training.job import (  # noqa: E402
-    load_jax_backend, load_run_data, log_progress, run_provenance, training_config, wildcard_number, write_run,
+    load_jax_backend, load_run_data, log_progress, run_provenance, training_config, training_job_logger, wildcard_number,
+    write_run,
 )
 from bayes_sgd.training.sgd import run_fingerprint, train  # noqa: E402
 
-log = script_logger(snakemake)
-package_log = logging.getLogger("bayes_sgd")  # the package's messages (checkpoints) go to this job's log too
-package_log.setLevel(logging.INFO)
-package_log.handlers[:] = log.handlers
+log = training_job_logger(snakemake, NUMPY_PRELOADED)
 wc, p = snakemake.wildcards, snakemake.params
-try:  # optional: report the thread count the loaded BLAS libraries really use
-    from threadpoolctl import threadpool_info
-
-    blas_threads = {info["filepath"].rsplit("/", 1)[-1]: info["num_threads"] for info in threadpool_info()}
-except ImportError:
-    blas_threads = "unknown (threadpoolctl not installed)"
-log.info(
-    "BLAS threads: OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s (NumPy imported before this script: %s); in use: %s",
-    os.environ["OPENBLAS_NUM_THREADS"], os.environ["OMP_NUM_THREADS"], NUMPY_PRELOADED, blas_threads,
-)
-
 
 config = training_config(wc, wildcard_number(wc, "seed", int), p.protocol, p)
 n_train = wildcard_number(wc, "n_train", int)

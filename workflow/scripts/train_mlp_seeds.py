@@ -5,33 +5,28 @@ train_mlp would write for that seed alone (train_mlp then publishes them under t
 paths). Each seed has its own checkpoint file, at the path it has when trained alone.
 """
 
-import os
 import sys
 
-# JAX's CPU backend and any BLAS honour these; a GPU job uses them only for the host side.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(snakemake.threads)
-# Many jobs may share one GPU, so none may grab most of its memory up front.
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# BLAS threads = the job's threads (one unless the batch is large, see the rule), set before NumPy
+# is first imported (bayes_sgd.training.threads imports nothing).
+from bayes_sgd.training.threads import set_job_threads
 
-import logging  # noqa: E402
+NUMPY_PRELOADED = set_job_threads(snakemake.threads)
+
 import math  # noqa: E402
 import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from bayes_sgd.logging_setup import script_logger  # noqa: E402
 from bayes_sgd.mlp import Architecture  # noqa: E402
 from bayes_sgd.sweeps import group_seeds  # noqa: E402
 from bayes_sgd.training.checkpoint import Checkpoint, CheckpointGroup, Stopped  # noqa: E402
 from bayes_sgd.training.job import (  # noqa: E402
-    load_jax_backend, load_run_data, log_progress, run_provenance, training_config, wildcard_number, write_run,
+    load_jax_backend, load_run_data, log_progress, run_provenance, training_config, training_job_logger, wildcard_number,
+    write_run,
 )
 from bayes_sgd.training.sgd import run_fingerprint  # noqa: E402
 
-log = script_logger(snakemake)
-package_log = logging.getLogger("bayes_sgd")  # the package's messages (checkpoints) go to this job's log too
-package_log.setLevel(logging.INFO)
-package_log.handlers[:] = log.handlers
+log = training_job_logger(snakemake, NUMPY_PRELOADED)
 wc, p = snakemake.wildcards, snakemake.params
 
 seeds = group_seeds(wc.seeds)

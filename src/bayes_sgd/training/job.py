@@ -144,3 +144,26 @@ def log_progress(log: logging.Logger, what: str = "test accuracy"):
                  pr.step, pr.steps, what, pr.test_accuracy, pr.steps_per_second, pr.eta_seconds)
 
     return progress
+
+
+def training_job_logger(snakemake: Any, numpy_preloaded: bool) -> logging.Logger:
+    """The job's logger (:func:`bayes_sgd.logging_setup.script_logger`), which also takes the
+    package's own messages (checkpoints), after a line with the BLAS threads in use:
+    ``numpy_preloaded`` says whether NumPy was imported before the script set its thread variables."""
+    import os
+
+    from bayes_sgd.logging_setup import script_logger
+
+    log = script_logger(snakemake)
+    package_log = logging.getLogger("bayes_sgd")
+    package_log.setLevel(logging.INFO)
+    package_log.handlers[:] = log.handlers
+    try:  # optional: report the thread count the loaded BLAS libraries really use
+        from threadpoolctl import threadpool_info
+
+        blas = {info["filepath"].rsplit("/", 1)[-1]: info["num_threads"] for info in threadpool_info()}
+    except ImportError:
+        blas = "unknown (threadpoolctl not installed)"
+    log.info("BLAS threads: OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s (NumPy imported before this script: %s); in use: %s",
+             os.environ.get("OPENBLAS_NUM_THREADS"), os.environ.get("OMP_NUM_THREADS"), numpy_preloaded, blas)
+    return log
