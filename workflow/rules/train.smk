@@ -1,5 +1,6 @@
 # Stage 3 (paper Section 4, Appendices B-C): the 784-800-10 MLP trained by SGD with momentum,
-# one job per configuration, and the gradient noise at initialisation (Figure 9).
+# one job per run (with the JAX backend, one job for the seeds of a configuration; below), and the
+# gradient noise at initialisation (Figure 9).
 #
 # train_mlp is generic over its wildcards: any rule can ask for a run through
 # bayes_sgd.sweeps.run_path(dataset, Run(...)), and a configuration requested by several figures,
