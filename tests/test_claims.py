@@ -202,6 +202,11 @@ def test_small_batches_fail_only_if_the_next_batch_size_trains():
     assert result.verdict == DOES_NOT_HOLD and "next B = 30" in result.measured and "fails too" in result.measured
     assert claims.claim_small_batches_fail(curve(), T).measured.endswith("(trains)")
     assert claims.claim_small_batches_fail(curve(grid=[1, 3, 10]), T).verdict == NOT_MEASURED
+    # nothing trains (inputs in [-1, 1] at eps = 1): B = 30 is at the best, but the best is chance
+    flat = curve()
+    flat["mean_accuracy"] = 0.1  # bayes_sgd.claims.batch_size.CURVE_MEAN
+    result = claims.claim_small_batches_fail(flat, T)
+    assert result.verdict == DOES_NOT_HOLD and result.measured.endswith("(the curve is flat: no grid B trains)")
 
 
 def test_figure_4_claims_not_measured_without_the_grid_points():

@@ -152,6 +152,9 @@ def claim_small_batches_fail(curve: pd.DataFrame | None, t: ClaimThresholds) -> 
     fails = (best - small[CURVE_MEAN]) >= t.failure_gap
     nxt = above.iloc[0]
     trains = best - float(nxt[CURVE_MEAN]) < t.failure_gap
+    # a curve within failure_gap of its best everywhere has no edge: nothing above B trains either
+    flat = best - float(curve[CURVE_MEAN].min()) < t.failure_gap
+    label = "the curve is flat: no grid B trains" if flat else ("trains" if trains else "fails too")
     parts = [
         f"B = {r[CURVE_BATCH_SIZE]:g}: {percent(r[CURVE_MEAN])} "
         f"({int(r[CURVE_N_DIVERGED])}/{int(r[CURVE_N_SEEDS])} diverged)"
@@ -159,6 +162,6 @@ def claim_small_batches_fail(curve: pd.DataFrame | None, t: ClaimThresholds) -> 
     ]
     measured = (
         f"best {percent(best)}; " + ", ".join(parts)
-        + f"; next B = {nxt[CURVE_BATCH_SIZE]:g}: {percent(nxt[CURVE_MEAN])} ({'trains' if trains else 'fails too'})"
+        + f"; next B = {nxt[CURVE_BATCH_SIZE]:g}: {percent(nxt[CURVE_MEAN])} ({label})"
     )
-    return result(cid, criterion, measured, HOLDS if bool(fails.all()) and trains else DOES_NOT_HOLD)
+    return result(cid, criterion, measured, HOLDS if bool(fails.all()) and trains and not flat else DOES_NOT_HOLD)
