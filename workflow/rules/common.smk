@@ -97,7 +97,7 @@ PROTOCOL_PATTERN = r"[A-Za-z0-9_.+-]+"
 # The wildcards of one MLP run's files (bayes_sgd.sweeps.run_path), and their constraints in
 # every rule that writes such a file (train_mlp, compute_mlp_evidence).
 RUN_STEM = "{dataset}/{protocol}/N{n_train}/eps{learning_rate}_m{momentum}_B{batch_size}_l2{l2}_T{steps}"
-RUN_WILDCARDS = RUN_STEM + "_s{seed}"
+RUN_WILDCARDS = f"{RUN_STEM}_s{{seed}}"
 RUN_CONSTRAINTS = dict(
     dataset=DATASET_PATTERN,
     protocol=PROTOCOL_PATTERN,
@@ -211,7 +211,7 @@ def train_mlp_mem_mb(wildcards, attempt):
 # of its own seed.
 
 GROUP_SEEDS = MLP["backend"] == "jax" and MLP["group_seeds"]
-GROUP_WILDCARDS = RUN_STEM + "_seeds{seeds}"
+GROUP_WILDCARDS = f"{RUN_STEM}_seeds{{seeds}}"
 GROUP_CONSTRAINTS = {**{k: v for k, v in RUN_CONSTRAINTS.items() if k != "seed"}, "seeds": r"\d+(-\d+)*"}
 SEED_GROUPS = sweeps.seed_groups(
     DATASET,

@@ -87,6 +87,8 @@ if GROUP_SEEDS:
             **TRAIN_PARAMS,
         log:
             f"logs/train_mlp/{RUN_WILDCARDS}.log",
+        conda:
+            CONDA_ENV
         wildcard_constraints:
             **RUN_CONSTRAINTS,
         localrule: True
