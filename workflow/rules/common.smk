@@ -226,16 +226,14 @@ SEED_GROUPS = sweeps.seed_groups(
 
 def seed_group_folder(wildcards):
     """The folder of the group (rule train_mlp_seeds) that trains the run ``wildcards``."""
-    stem = RUN_STEM.format(**{k: v for k, v in wildcards.items() if k != "seed"})
-    seeds = SEED_GROUPS.get(stem, (int(wildcards.seed),))
-    if int(wildcards.seed) not in seeds:
-        seeds = (int(wildcards.seed),)
-    return f"results/run_groups/{sweeps.group_name(stem, seeds)}"
+    stem, seed = RUN_STEM.format(**wildcards), int(wildcards.seed)
+    seeds = SEED_GROUPS.get(stem, ())
+    return f"results/run_groups/{sweeps.group_name(stem, seeds if seed in seeds else (seed,))}"
 
 
 def group_checkpoints(wildcards):
     """The checkpoint file of each seed of a group: the path the seed's run has when trained alone."""
-    stem = RUN_STEM.format(**{k: v for k, v in wildcards.items() if k != "seeds"})
+    stem = RUN_STEM.format(**wildcards)
     return [f"results/checkpoints/{stem}_s{seed}.npz" for seed in sweeps.group_seeds(wildcards.seeds)]
 
 
