@@ -44,12 +44,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bayes_sgd.data.datasets import N_PIXELS
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.training.sgd import evaluation_steps
-from bayes_sgd.sweeps import Run
+from bayes_sgd.sweeps import Run, run_stem
 
 #: The largest test set of any dataset (MNIST and Fashion-MNIST: 10,000 images).
 MAX_TEST_IMAGES = 10_000
@@ -268,8 +269,6 @@ class GpuCostModel:
     compile_s: float
 
     def step_seconds(self, batch_size: int) -> float:
-        import numpy as np
-
         b = np.array([p[0] for p in self.step_ms], dtype=float)
         ms = np.array([p[1] for p in self.step_ms], dtype=float)
         if batch_size >= b[-1]:
@@ -318,8 +317,6 @@ def estimate_gpu_cost(
     :func:`bayes_sgd.sweeps.seed_groups`), a compilation per distinct program (N, B, protocol).
     One row per group (``group``, ``runs``, ``new_runs``, ``jobs``, ``programs``, ``gpu_hours``)
     and a ``total`` row. The jobs run one after another: the hours are a sum, not a packing."""
-    from bayes_sgd.sweeps import run_stem
-
     seen: set[Run] = set(done)
     stems: set[str] = set()
     programs: set[tuple] = set()
@@ -328,7 +325,7 @@ def estimate_gpu_cost(
         runs = list(dict.fromkeys(runs))
         new = [r for r in runs if r not in seen]
         seen.update(new)
-        new_stems = {run_stem("", r) for r in new} - stems
+        new_stems = {run_stem("groups", r) for r in new} - stems  # one dataset: only the stem matters
         stems |= new_stems
         new_programs = {(r.n_train, r.batch_size, r.protocol) for r in new} - programs
         programs |= new_programs

@@ -9,11 +9,13 @@ rules look for, so a job killed in between leaves an incomplete job that Snakema
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from bayes_sgd.data.inputs import training_data
+from bayes_sgd.logging_setup import script_logger
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.tables import read_table, write_table
 from bayes_sgd.training.run_tables import weights_table
@@ -150,10 +152,6 @@ def training_job_logger(snakemake: Any, numpy_preloaded: bool) -> logging.Logger
     """The job's logger (:func:`bayes_sgd.logging_setup.script_logger`), which also takes the
     package's own messages (checkpoints), after a line with the BLAS threads in use:
     ``numpy_preloaded`` says whether NumPy was imported before the script set its thread variables."""
-    import os
-
-    from bayes_sgd.logging_setup import script_logger
-
     log = script_logger(snakemake)
     package_log = logging.getLogger("bayes_sgd")
     package_log.setLevel(logging.INFO)
