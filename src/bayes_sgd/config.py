@@ -208,6 +208,10 @@ def check_config(config: dict[str, Any]) -> None:
         )
     for key, message in sweep_problems(config["scaling"], pool, dataset, config):
         raise ConfigError(f"{key}: {message}")
+    evidence = config["evidence"]
+    if evidence["claims"]["method"] == "slq" and evidence["slq"]["probes"] == 0:
+        raise ConfigError("evidence.claims.method: slq, but evidence.slq.probes is 0 (method slq off); "
+                          "give evidence.slq.probes a positive number or read another method")
     paper = {k: v for k, v in (config["variants"].get("paper") or {}).items() if k != "sweeps"}
     if paper:
         raise ConfigError(

@@ -24,10 +24,15 @@ Five estimates (column ``method``):
   ``p`` eigenvalues are exactly zero): the ground truth the estimators are judged against, for
   the runs ``evidence.exact_network`` picks with N <= its ``max_examples`` (the eigenproblem
   grows as N^3);
-* ``slq``: every parameter, stochastic Lanczos quadrature on exact Gauss-Newton-vector products
-  (:mod:`bayes_sgd.curvature.slq`): nodes and weights in place of the eigenvalues, and the
-  Occam factor's standard error over the probes (column ``occam_standard_error``); no KFAC
-  independence assumption, and any N (config ``evidence.slq``);
+* ``slq``: every parameter, the Gram side of the Gauss-Newton with its negligible rows pruned
+  (:func:`bayes_sgd.curvature.gram_side_spectrum`): the rows of the confidently fitted examples,
+  whose diagonals sum to at most ``2 lambda_min x evidence.slq.pruning_tolerance``, are dropped,
+  which lowers the Occam factor by at most ``dropped trace / (2 lambda)`` (column
+  ``occam_bound``, a certified bound); the kept rows' exact eigenvalues when at most
+  ``evidence.slq.dense_rows`` are left, stochastic Lanczos quadrature with the top of the
+  spectrum deflated otherwise, with the Occam factor's standard error over the probes (column
+  ``occam_standard_error``; 0 for exact eigenvalues). No KFAC independence assumption, and any N
+  (config ``evidence.slq``; validated against the exact evidence by ``scripts/validate_slq.py``);
 * ``kfac``: every parameter, ``e_j = N a_k g_l`` of each layer's KFAC factors (blocks between
   layers dropped), ``p = 636,010`` at H = 800;
 * ``kfac_softmax_layer`` and ``exact_softmax_layer``: the evidence of the softmax layer alone
@@ -152,6 +157,7 @@ def evidence_rows(
     weights: np.ndarray | None = None,
     n_parameters: int | None = None,
     occam_standard_error: Callable[[float], float] | None = None,
+    occam_bound: Callable[[float], float] | None = None,
 ) -> pd.DataFrame:
     """One row per prior precision of the grid plus one at the maximising ``lambda*``.
 
@@ -160,7 +166,8 @@ def evidence_rows(
     ``n_parameters``, ``squared_norm``, ``depth``, ``occam_factor``, ``log_evidence``,
     ``null_log_evidence``, ``log_evidence_ratio``, ``non_map_term`` (``non_map(lambda)``, ``nan``
     without it), ``occam_standard_error`` (of a stochastic estimate; ``nan`` for the
-    deterministic ones) and the ``..._per_example`` of the evidence terms. ``weights`` and
+    deterministic ones), ``occam_bound`` (how much an estimate that pruned the curvature can be low by;
+    ``nan`` for the others) and the ``..._per_example`` of the evidence terms. ``weights`` and
     ``n_parameters``: a quadrature's nodes with their multiplicities instead of every eigenvalue.
     """
     if method not in METHODS:
@@ -179,10 +186,12 @@ def evidence_rows(
                 null_log_evidence=null, log_evidence_ratio=t.log_evidence - null,
                 non_map_term=float(non_map(lam)) if non_map is not None else math.nan,
                 occam_standard_error=float(occam_standard_error(lam)) if occam_standard_error else math.nan,
+                occam_bound=float(occam_bound(lam)) if occam_bound else math.nan,
             )
         )
     out = pd.DataFrame(rows)
-    for col in ("depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term", "occam_standard_error"):
+    for col in ("depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term", "occam_standard_error",
+                "occam_bound"):
         out[f"{col}_per_example"] = out[col] / n_examples
     return out
 
@@ -199,8 +208,12 @@ class EvidenceSettings:
     search_bounds: tuple[float, float] = (_EVIDENCE["search_bounds"]["min"], _EVIDENCE["search_bounds"]["max"])
     exact_softmax_layer: bool = True  # per job: whether this run gets it (evidence.exact_softmax_layer picks the runs)
     exact_network: bool = False  # per job: whether this run gets method exact (evidence.exact_network)
-    slq_probes: int = 0  # method slq (evidence.slq): Rademacher probes; 0: no SLQ
-    slq_steps: int = 30  # Lanczos steps per probe
+    slq_probes: int = 0  # method slq (evidence.slq): Rademacher probes; 0: no method slq
+    slq_steps: int = _EVIDENCE["slq"]["steps"]  # Lanczos steps per probe
+    slq_block: int = _EVIDENCE["slq"]["block"]  # the deflation's block Krylov space: block size
+    slq_block_steps: int = _EVIDENCE["slq"]["block_steps"]  # and its steps
+    slq_dense_rows: int = _EVIDENCE["slq"]["dense_rows"]  # exact eigenvalues up to this many kept rows
+    slq_pruning_tolerance: float = _EVIDENCE["slq"]["pruning_tolerance"]  # nats at the smallest grid precision
     slq_seed: int = 0
     sharpness_tolerance: float = _EVIDENCE["sharpness"]["tolerance"]
     sharpness_max_iterations: int = _EVIDENCE["sharpness"]["max_iterations"]
@@ -236,6 +249,7 @@ def run_evidence(
     rng: np.random.Generator,
     l2: float = 0.0,
     timings: dict | None = None,
+    slq: bool = True,
 ) -> pd.DataFrame:
     """Every evidence row of one run (methods x prior precisions) with the run-level curvature.
 
@@ -249,8 +263,10 @@ def run_evidence(
     curvature, and a network whose uncertain examples are those with silent hidden units
     breaks that assumption);
     ``b_simple``, ``gradient_trace_covariance``, ``gradient_norm_squared`` (McCandlish et al.,
-    mean gradient including the L2 term ``(l2/N) w``). ``timings`` (if given) receives the
-    seconds of each part.
+    mean gradient including the L2 term ``(l2/N) w``); ``gram_rows``, ``gram_rows_kept`` and
+    ``slq_solver`` of method ``slq`` (``nan``/empty without it). ``timings`` (if given) receives the
+    seconds of each part. ``slq``: False skips method slq for this run (a run that failed to train:
+    all of its rows are kept and it enters no claim).
     """
     import time
 
@@ -292,16 +308,19 @@ def run_evidence(
         timings["exact"] = clock() - t0
         tables.append(evidence_rows(method="exact", squared_norm=w_sq, eigenvalues=gram.ggn_eigenvalues(),
                                     non_map=gram.non_map_term, **common))
-    if settings.slq_probes > 0:
+    spectrum = None
+    if settings.slq_probes > 0 and slq:
         t0 = clock()
-        gram = curv.GramProduct(arch, w, X)  # the Gauss-Newton's nonzero spectrum, without its null space
-        quad = curv.slq_spectrum(gram, gram.dimension, settings.slq_probes, settings.slq_steps,
-                                 np.random.default_rng(settings.slq_seed))
-        nodes, mass = quad.pooled()
+        spectrum = curv.gram_side_spectrum(  # the Gauss-Newton's nonzero spectrum, without its null space
+            arch, w, X, max_dropped_trace=2 * min(settings.prior_precisions) * settings.slq_pruning_tolerance,
+            dense_rows=settings.slq_dense_rows, probes=settings.slq_probes, steps=settings.slq_steps,
+            block=settings.slq_block, block_steps=settings.slq_block_steps, rng=np.random.default_rng(settings.slq_seed),
+        )
+        nodes, mass = spectrum.nodes_and_weights()
         timings["slq"] = clock() - t0
         tables.append(evidence_rows(method="slq", squared_norm=w_sq, eigenvalues=nodes, weights=mass,
-                                    n_parameters=arch.n_params, occam_standard_error=quad.occam_standard_error,
-                                    **common))
+                                    n_parameters=arch.n_params, occam_standard_error=spectrum.occam_standard_error,
+                                    occam_bound=spectrum.occam_bound, **common))
     if settings.exact_softmax_layer:
         t0 = clock()
         exact = curv.last_layer_ggn_eigenvalues(arch, w, X, settings.chunk_size)
@@ -327,6 +346,9 @@ def run_evidence(
     out["b_simple"] = noise.b_simple
     out["gradient_trace_covariance"] = noise.trace_covariance
     out["gradient_norm_squared"] = noise.gradient_norm_squared
+    out["gram_rows"] = np.nan if spectrum is None else spectrum.rows
+    out["gram_rows_kept"] = np.nan if spectrum is None else spectrum.rows_kept
+    out["slq_solver"] = "" if spectrum is None else spectrum.solver
     return out
 
 
@@ -343,11 +365,13 @@ def diverged_rows(settings: EvidenceSettings, n_examples: int, n_classes: int) -
     ]
     out = pd.DataFrame(rows)
     nan_columns = ("squared_norm", "depth", "occam_factor", "log_evidence", "log_evidence_ratio", "non_map_term",
-                   "occam_standard_error", "depth_per_example", "occam_factor_per_example", "log_evidence_per_example",
-                   "log_evidence_ratio_per_example", "non_map_term_per_example", "occam_standard_error_per_example",
-                   *RUN_COLUMNS)
+                   "occam_standard_error", "occam_bound", "depth_per_example", "occam_factor_per_example",
+                   "log_evidence_per_example", "log_evidence_ratio_per_example", "non_map_term_per_example",
+                   "occam_standard_error_per_example", "occam_bound_per_example", *RUN_COLUMNS, "gram_rows",
+                   "gram_rows_kept")
     for col in nan_columns:
         out[col] = np.nan
+    out["slq_solver"] = ""
     return out
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayes_sgd.curvature.slq import MAX_DENSE_ROWS
 from bayes_sgd.data.datasets import N_PIXELS
 from bayes_sgd.mlp import Architecture
 from bayes_sgd.training.sgd import evaluation_steps
@@ -175,7 +176,23 @@ def exact_network_minutes(n_train: int) -> float:
     return 2.3 * (int(n_train) / 1000) ** 3
 
 
-def compute_mlp_evidence_mem_mb(n_train: int, exact_softmax_layer: bool, attempt: int = 1, exact_network: bool = False) -> int:
+def slq_megabytes(n_train: int, n_classes: int = 10) -> float:
+    """Memory of method slq (bayes_sgd.curvature.gram_side_spectrum): the pruned Gram matrix it
+    stores, at most ``MAX_DENSE_ROWS`` square, and a third as much again for the row blocks of its
+    construction and the deflation's block Krylov basis."""
+    rows = min(int(n_train) * (int(n_classes) - 1), MAX_DENSE_ROWS)
+    return 1.33 * rows * rows * 8 / 1e6
+
+
+def slq_minutes(n_train: int) -> float:
+    """CPU time of method slq on one core, generous: measured 2-3 s on trained networks and about
+    10 s on less confident ones at N = 1,000 (README, "Validating the evidence estimators"); the
+    pruned Gram matrix's construction and products grow as the kept rows squared, so as N^2."""
+    return 0.5 * (int(n_train) / 1000) ** 2
+
+
+def compute_mlp_evidence_mem_mb(n_train: int, exact_softmax_layer: bool, attempt: int = 1, exact_network: bool = False,
+                                slq: bool = False) -> int:
     """``mem_mb`` request of one compute_mlp_evidence job: the estimate x 2, x attempt.
 
     Measured on one core at H = 800, N = 1,000: about 1 GB for Python and the dataset table,
@@ -185,11 +202,12 @@ def compute_mlp_evidence_mem_mb(n_train: int, exact_softmax_layer: bool, attempt
     """
     exact = 1200 if exact_softmax_layer else 0
     network = exact_network_megabytes(n_train) if exact_network else 0
+    network = max(network, slq_megabytes(n_train) if slq else 0)  # one after the other, never both at once
     return int(1000 + 0.04 * int(n_train) + exact + network) * 2 * int(attempt)
 
 
 def compute_mlp_evidence_runtime_minutes(
-    n_train: int, exact_softmax_layer: bool, attempt: int = 1, exact_network: bool = False
+    n_train: int, exact_softmax_layer: bool, attempt: int = 1, exact_network: bool = False, slq: bool = False
 ) -> int:
     """``runtime`` request (minutes) of one compute_mlp_evidence job: a generous estimate x 3,
     rounded up, x attempt.
@@ -200,6 +218,7 @@ def compute_mlp_evidence_runtime_minutes(
     """
     minutes = 5 + 0.2 * int(n_train) / 1000 + (5 if exact_softmax_layer else 0)
     minutes += exact_network_minutes(n_train) if exact_network else 0
+    minutes += slq_minutes(n_train) if slq else 0
     return int(-(-3 * minutes // 1)) * int(attempt)
 
 

@@ -314,14 +314,16 @@ def exact_network(wildcards):
 def evidence_mem_mb(wildcards, attempt):
     """mem_mb of a compute_mlp_evidence job (bayes_sgd.resources.compute_mlp_evidence_mem_mb)."""
     return resources.compute_mlp_evidence_mem_mb(
-        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt, exact_network(wildcards)
+        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt, exact_network(wildcards),
+        config["evidence"]["slq"]["probes"] > 0,
     )
 
 
 def evidence_runtime(wildcards, attempt):
     """runtime (minutes) of a compute_mlp_evidence job (bayes_sgd.resources.compute_mlp_evidence_runtime_minutes)."""
     return resources.compute_mlp_evidence_runtime_minutes(
-        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt, exact_network(wildcards)
+        int(wildcards.n_train), exact_softmax_layer(wildcards), attempt, exact_network(wildcards),
+        config["evidence"]["slq"]["probes"] > 0,
     )
 
 

@@ -56,6 +56,10 @@ settings = EvidenceSettings(
     exact_network=exact_network,
     slq_probes=int(p.slq["probes"]),
     slq_steps=int(p.slq["steps"]),
+    slq_block=int(p.slq["block"]),
+    slq_block_steps=int(p.slq["block_steps"]),
+    slq_dense_rows=int(p.slq["dense_rows"]),
+    slq_pruning_tolerance=float(p.slq["pruning_tolerance"]),
     slq_seed=int(np.random.SeedSequence([int(p.slq["seed"]), int(wc.seed)]).generate_state(1)[0]),
     sharpness_tolerance=float(p.sharpness["tolerance"]),
     sharpness_max_iterations=int(p.sharpness["max_iterations"]),
@@ -70,7 +74,9 @@ if status != "ok" or not np.isfinite(w).all():
     status = "diverged"
 else:
     rng = np.random.default_rng([int(p.sharpness["seed"]), int(wc.seed)])
-    table = run_evidence(arch, w, X, y, settings, rng, l2=float(final["l2"]), timings=timings)
+    if settings.slq_probes > 0 and not trained:
+        log.info("failed to train: no slq evidence (its claims read trained runs only)")
+    table = run_evidence(arch, w, X, y, settings, rng, l2=float(final["l2"]), timings=timings, slq=trained)
     best = table[table["prior_kind"] == "maximum"]
     for _, row in best.iterrows():
         log.info(
@@ -84,6 +90,8 @@ else:
     log.info("sharpness %.4g (%d products, converged %s); GGN trace %.4g (KFAC: %.4g); B_simple %.4g",
              r["sharpness"], r["sharpness_matvecs"], r["sharpness_converged"], r["ggn_trace"], r["kfac_ggn_trace"],
              r["b_simple"])
+    if r["slq_solver"]:
+        log.info("slq: %d of %d Gram rows kept, %s solver", r["gram_rows_kept"], r["gram_rows"], r["slq_solver"])
 
 table.insert(0, "dataset", wc.dataset)
 for i, key in enumerate(CONFIG_COLUMNS):

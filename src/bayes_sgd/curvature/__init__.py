@@ -59,7 +59,9 @@ from bayes_sgd.curvature.forward import (  # noqa: F401
     summed_cross_entropy,
 )
 from bayes_sgd.curvature.gram import GramSpectrum, gram_spectrum, logit_jvp, summed_gradient  # noqa: F401
-from bayes_sgd.curvature.slq import GaussNewtonProduct, GramProduct, SpectralQuadrature, slq_spectrum  # noqa: F401
+from bayes_sgd.curvature.slq import (  # noqa: F401
+    GaussNewtonProduct, GramProduct, GramSideSpectrum, SpectralQuadrature, gram_side_spectrum, pruned_rows, slq_spectrum,
+)
 from bayes_sgd.curvature.kfac import KroneckerFactor, dense_layer_factor, kfac_factors  # noqa: F401
 from bayes_sgd.curvature.sharpness import HessianVectorProduct, Sharpness, sharpness  # noqa: F401
 from bayes_sgd.curvature.softmax_layer import (  # noqa: F401

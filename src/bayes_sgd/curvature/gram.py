@@ -110,19 +110,50 @@ class GramSpectrum:
         return max(0.0, 0.5 * (g_sq - inside) / lam)
 
 
-def gram_matrix(arch: Architecture, w: np.ndarray, X: np.ndarray, cache: ForwardCache, S: np.ndarray) -> np.ndarray:
-    """``K = M M^T`` ``[N (C - 1), N (C - 1)]`` (module docstring), row ``(i, a)`` at ``i (C - 1) + a``."""
+def _gram_factors(arch: Architecture, w: np.ndarray, cache: ForwardCache, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Phi`` ``[N (C - 1), H]`` (rows ``Phi_i``, module docstring) and ``S^T`` ``[N (C - 1), C]``."""
     n, C, r = S.shape
     W2 = arch.unpack(w).W2
     phi = np.einsum("hc,nca->nah", W2, S) * cache.mask[:, None, :]  # [n, C-1, H]
-    phi = phi.reshape(n * r, -1)
+    return phi.reshape(n * r, -1), S.transpose(0, 2, 1).reshape(n * r, C)
+
+
+def gram_diagonal(arch: Architecture, w: np.ndarray, X: np.ndarray, cache: ForwardCache, S: np.ndarray) -> np.ndarray:
+    """The diagonal of ``K`` (row ``(i, a)`` at ``i (C - 1) + a``): ``|a1_i|^2 |Phi_ia|^2 +
+    |a2_i|^2 |S_ia|^2``, in ``O(N C H)``. Its sum is the Gauss-Newton's trace."""
+    n, _, r = S.shape
+    phi, flat = _gram_factors(arch, w, cache, S)
+    a1 = (X * X).sum(axis=1) + 1.0
+    a2 = (cache.hidden * cache.hidden).sum(axis=1) + 1.0
+    return np.repeat(a1, r) * (phi * phi).sum(axis=1) + np.repeat(a2, r) * (flat * flat).sum(axis=1)
+
+
+def gram_matrix(arch: Architecture, w: np.ndarray, X: np.ndarray, cache: ForwardCache, S: np.ndarray,
+                rows: np.ndarray | None = None) -> np.ndarray:
+    """``K = M M^T`` ``[N (C - 1), N (C - 1)]`` (module docstring), row ``(i, a)`` at ``i (C - 1) + a``;
+    with ``rows`` (indices into those), the principal submatrix ``K[rows][:, rows]`` only, at a cost
+    of ``len(rows)^2 (H + d + C)``."""
+    n, C, r = S.shape
+    phi, flat = _gram_factors(arch, w, cache, S)
+    a1, a2 = _with_bias(X), _with_bias(cache.hidden)
+    if rows is None:
+        K = phi @ phi.T
+        del phi
+        K4 = K.reshape(n, r, n, r)
+        K4 *= (a1 @ a1.T)[:, None, :, None]
+        K4 += (flat @ flat.T).reshape(n, r, n, r) * (a2 @ a2.T)[:, None, :, None]
+        return K
+    rows = np.asarray(rows, dtype=np.intp)
+    examples = np.unique(rows // r)
+    where = np.searchsorted(examples, rows // r)  # each kept row's example among the kept examples
+    phi, flat = phi[rows], flat[rows]
     K = phi @ phi.T
     del phi
-    a1, a2 = _with_bias(X), _with_bias(cache.hidden)
-    K4 = K.reshape(n, r, n, r)
-    K4 *= (a1 @ a1.T)[:, None, :, None]
-    flat = S.transpose(0, 2, 1).reshape(n * r, C)
-    K4 += (flat @ flat.T).reshape(n, r, n, r) * (a2 @ a2.T)[:, None, :, None]
+    A1, A2 = a1[examples] @ a1[examples].T, a2[examples] @ a2[examples].T
+    for start in range(0, len(rows), 2048):  # in row blocks: no temporary as large as K
+        part = slice(start, start + 2048)
+        K[part] *= A1[where[part]][:, where]
+        K[part] += (flat[part] @ flat.T) * A2[where[part]][:, where]
     return K
 
 
