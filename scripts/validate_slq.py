@@ -1,10 +1,12 @@
-"""SLQ and KFAC against the exact evidence of trained networks: the Occam factor
-1/2 ln det(I + GGN / lambda) of each run, exact (the N (C - 1) Gram matrix), by SLQ at several
-(probes, Lanczos steps) with its standard error, and by KFAC, across the prior-precision grid.
+"""Method slq, plain SLQ and KFAC against the exact evidence of trained networks: the Occam factor
+1/2 ln det(I + GGN / lambda) of each run, exact (the N (C - 1) Gram matrix), by the workflow's
+method slq (``config``: the pruned Gram side with the configuration's evidence.slq), by plain SLQ
+at several (probes, Lanczos steps) with its standard error, and by KFAC, across the
+prior-precision grid.
 
     python scripts/validate_slq.py --workdir . \
         results/weights/mnist5k/paper/N1000/eps1_m0.9_B100_l20_T10000_s0.parquet ... \
-        --settings 10x30 30x30 --out results/validation/slq.parquet --readme README.md
+        --settings config 10x30 --out results/validation/slq.parquet --readme README.md
 
 Reads the weights a run kept (results/weights/...), the dataset table and the run's training
 subset from the workflow's results in ``--workdir`` (a default run made them), with the
@@ -67,25 +69,37 @@ def validate_run(workdir: Path, weights_path: str, config: dict, settings: list[
     seconds = time.perf_counter() - t0
     for lam in lams:
         rows.append(dict(**run, prior_precision=lam, estimate="exact", probes=0, steps=0,
-                         occam=occam(exact, lam), standard_error=0.0, seconds=seconds))
+                         occam=occam(exact, lam), standard_error=0.0, bound=0.0, seconds=seconds))
     t0 = time.perf_counter()
     factors = curv.kfac_factors(arch, w, X)
     kfac = np.concatenate([f.ggn_eigenvalues() for f in factors])
     seconds = time.perf_counter() - t0
     for lam in lams:
         rows.append(dict(**run, prior_precision=lam, estimate="kfac", probes=0, steps=0,
-                         occam=occam(kfac, lam), standard_error=0.0, seconds=seconds))
-    for probes, steps in settings:
+                         occam=occam(kfac, lam), standard_error=0.0, bound=0.0, seconds=seconds))
+    for setting in settings:
         t0 = time.perf_counter()
-        gram = curv.GramProduct(arch, w, X)
-        quad = curv.slq_spectrum(gram, gram.dimension, probes, steps, np.random.default_rng(seed))
-        nodes, mass = quad.pooled()
+        if setting == "config":  # method slq as the workflow runs it (evidence.slq)
+            s = config["evidence"]["slq"]
+            spectrum = curv.gram_side_spectrum(
+                arch, w, X, max_dropped_trace=2 * min(lams) * s["pruning_tolerance"], dense_rows=s["dense_rows"],
+                probes=s["probes"], steps=s["steps"], block=s["block"], block_steps=s["block_steps"],
+                rng=np.random.default_rng(seed))
+            nodes, mass = spectrum.nodes_and_weights()
+            probes, steps, error, bound = s["probes"], s["steps"], spectrum.occam_standard_error, spectrum.occam_bound
+            estimate = f"method slq ({spectrum.solver}, {spectrum.rows_kept} of {spectrum.rows} rows)"
+        else:
+            probes, steps = setting
+            gram = curv.GramProduct(arch, w, X)
+            quad = curv.slq_spectrum(gram, gram.dimension, probes, steps, np.random.default_rng(seed))
+            nodes, mass = quad.pooled()
+            error, bound, estimate = quad.occam_standard_error, (lambda lam: 0.0), "slq"
         seconds = time.perf_counter() - t0
         for lam in lams:
-            rows.append(dict(**run, prior_precision=lam, estimate="slq", probes=probes, steps=steps,
-                             occam=occam(nodes, lam, mass), standard_error=quad.occam_standard_error(lam),
+            rows.append(dict(**run, prior_precision=lam, estimate=estimate, probes=probes, steps=steps,
+                             occam=occam(nodes, lam, mass), standard_error=error(lam), bound=bound(lam),
                              seconds=seconds))
-        print(f"{run['run']}: SLQ {probes} probes x {steps} steps in {seconds:.0f} s", file=sys.stderr, flush=True)
+        print(f"{run['run']}: {estimate} {probes} probes x {steps} steps in {seconds:.0f} s", file=sys.stderr, flush=True)
     out = pd.DataFrame(rows)
     ref = out[out["estimate"] == "exact"].set_index("prior_precision")["occam"]
     out["error"] = out["occam"] - out["prior_precision"].map(ref)
@@ -95,23 +109,35 @@ def validate_run(workdir: Path, weights_path: str, config: dict, settings: list[
 
 def markdown(table: pd.DataFrame, header: str) -> str:
     def label(r):
+        if r.estimate.startswith("method slq"):
+            return "method slq"
         return "exact" if r.estimate == "exact" else ("KFAC" if r.estimate == "kfac" else f"SLQ {r.probes}x{r.steps}")
 
+    def cell(r):
+        text = f"{r.error_per_1000_examples:+.2f}" if r.estimate.startswith("method slq") else f"{r.error_per_1000_examples:+.1f}"
+        if r.estimate.startswith("method slq") or r.estimate == "slq":
+            se = 1000 * r.standard_error / r.n_train
+            text += f" (SE {se:.1f})" if se > 0 else f" (bound {1000 * r.bound / r.n_train:.2g})"
+        return text
+
     t = table.assign(Estimate=[label(r) for r in table.itertuples()])
-    t["cell"] = [f"{r.error_per_1000_examples:+.1f}" + (f" (SE {1000 * r.standard_error / r.n_train:.1f})"
-                                                       if r.estimate == "slq" else "") for r in t.itertuples()]
+    t["cell"] = [cell(r) for r in t.itertuples()]
     exact = t[t["estimate"] == "exact"].assign(cell=lambda f: f["occam"].map(lambda x: f"{x:.1f}"))
     t = pd.concat([exact, t[t["estimate"] != "exact"]])
     wide = t.pivot_table(index=["run", "prior_precision"], columns="Estimate", values="cell", aggfunc="first", sort=False)
-    order = ["exact", "KFAC", *[c for c in wide.columns if c.startswith("SLQ")]]
+    order = ["exact", "KFAC", "method slq", *[c for c in wide.columns if c.startswith("SLQ")]]
     wide = wide[[c for c in order if c in wide.columns]].reset_index()
     wide = wide.rename(columns={"run": "Run", "prior_precision": "lambda", "exact": "exact Occam (nats)"})
     wide["lambda"] = wide["lambda"].map("{:g}".format)
-    cost = table.drop_duplicates(["run", "estimate", "probes", "steps"]).groupby(["estimate", "probes", "steps"])["seconds"].median()
-    costs = "; ".join(f"{'exact' if e == 'exact' else 'KFAC' if e == 'kfac' else f'SLQ {p}x{s}'}: {v:.0f} s"
-                      for (e, p, s), v in cost.items())
+    t["family"] = [label(r) for r in table.itertuples()]
+    cost = t.drop_duplicates(["run", "estimate", "probes", "steps"]).groupby("family", sort=False)["seconds"].median()
+    costs = "; ".join(f"{name}: {v:.0f} s" for name, v in cost.items())
+    solvers = "; ".join(f"{r}: {e[len('method slq ('):-1]}" for r, e in
+                        table.loc[table["estimate"].str.startswith("method slq"), ["run", "estimate"]].drop_duplicates().itertuples(index=False))
     return (f"{header}\n\nOther columns: the estimate minus the exact Occam factor, in nats per 1,000 examples "
-            f"(SLQ with its standard error from the probes). Median seconds per run on one core: {costs}.\n\n"
+            f"(SLQ with its standard error from the probes; method slq, the workflow's, with its standard error where it "
+            f"ran SLQ and the bound of its pruning where it computed eigenvalues). Median seconds per run on one core: "
+            f"{costs}." + (f" Method slq's solver and kept Gram rows: {solvers}." if solvers else "") + "\n\n"
             f"{wide.to_markdown(index=False, tablefmt='pipe')}\n")
 
 
@@ -121,7 +147,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("."))
     parser.add_argument("--config", type=Path, default=Path(__file__).resolve().parents[1] / "config" / "config.yaml",
                         help="the configuration the runs were made with (default: this checkout's config/config.yaml)")
-    parser.add_argument("--settings", nargs="+", default=["10x30", "30x30"], help="SLQ probes x Lanczos steps")
+    parser.add_argument("--settings", nargs="+", default=["config", "10x30", "30x30"],
+                        help="'config' (method slq with the configuration's evidence.slq) and plain SLQ as probes x Lanczos steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of the SLQ probes")
     parser.add_argument("--out", type=Path, default=Path("results/validation/slq.parquet"))
     parser.add_argument("--readme", type=Path, help="rewrite the table between the <!-- slq validation --> markers")
@@ -129,7 +156,7 @@ def main() -> None:
     config = validate_config(load_config_file(args.config))
     grid = config["evidence"]["prior_precision_grid"]
     lams = [float(x) for x in lambda_grid(grid["min"], grid["max"], grid["per_decade"])]
-    settings = [tuple(int(v) for v in s.split("x")) for s in args.settings]
+    settings = [s if s == "config" else tuple(int(v) for v in s.split("x")) for s in args.settings]
     tables = [validate_run(args.workdir, w, config, settings, lams, args.seed) for w in args.weights]
     table = pd.concat(tables, ignore_index=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,

@@ -542,33 +542,49 @@ def test_evidence_figures_never_draw_a_missing_value_as_zero():
 
 
 def check_table():
-    """Evidence rows of two runs (B = 10, 100): kfac and exact on B = 10, kfac only on B = 100."""
+    """Evidence rows of three runs: B = 10 with kfac, slq and exact; B = 100 with kfac and slq;
+    B = 300 with kfac only."""
     rows = []
-    for b, methods in ((10, ("kfac", "exact")), (100, ("kfac",))):
+    for b, methods in ((10, ("kfac", "slq", "exact")), (100, ("kfac", "slq")), (300, ("kfac",))):
         for m in methods:
-            base = {"kfac": 0.5, "exact": 0.2}[m] + b / 1000
-            for lam, kind in ((0.1, "grid"), (1.0, "grid"), (10.0, "grid"), (0.8 if m == "exact" else 3.0, "maximum")):
+            base = {"kfac": 0.5, "exact": 0.2, "slq": 0.21}[m] + b / 1000
+            top = {"kfac": 3.0, "exact": 0.8, "slq": 0.9}[m]
+            for lam, kind in ((0.1, "grid"), (1.0, "grid"), (10.0, "grid"), (top, "maximum")):
                 rows.append(dict(n_train=1000, learning_rate=1.0, momentum=0.9, batch_size=b, l2=0.0, steps=100, seed=0,
                                  method=m, prior_kind=kind, prior_precision=lam, status="ok", test_accuracy=0.9,
-                                 log_evidence_ratio_per_example=base + ({"kfac": 0.05, "exact": 0.01}[m] if kind == "maximum" else -lam / 100),
-                                 non_map_term_per_example={"kfac": 0.3, "exact": 0.07}[m],
+                                 log_evidence_ratio_per_example=base + ({"kfac": 0.05, "exact": 0.01, "slq": 0.01}[m]
+                                                                        if kind == "maximum" else -lam / 100),
+                                 non_map_term_per_example={"kfac": 0.3, "exact": 0.07, "slq": np.nan}[m],
+                                 occam_standard_error_per_example={"slq": 0.002}.get(m, np.nan),
+                                 occam_bound_per_example={"slq": 1e-5}.get(m, np.nan),
                                  kfac_ggn_trace=2000.0, ggn_trace=100.0))
     return pd.DataFrame(rows)
 
 
-def test_estimator_check_compares_kfac_with_exact_run_by_run():
+def test_estimator_check_compares_kfac_with_slq_and_exact_run_by_run():
     from bayes_sgd.claims.evidence import estimator_check
+    from bayes_sgd.claims.report import evidence_check_frame, kfac_error_summary
 
     check = estimator_check(check_table())
-    assert list(check["batch_size"]) == [10]  # the run without exact evidence has no row
+    assert list(check["batch_size"]) == [10, 100]  # the run with KFAC alone has no row
     r = check.iloc[0]
-    assert r["exact"] == pytest.approx(0.22) and r["kfac"] == pytest.approx(0.56)
-    assert r["error"] == pytest.approx(0.34)  # each at its own maximum
-    assert r["error_at_exact_lambda"] == pytest.approx(0.3)  # both on the grid lambda nearest 0.8: 1.0
-    assert (r["lambda_exact"], r["lambda_kfac"]) == (0.8, 3.0)
+    assert (r["exact"], r["slq"], r["kfac"]) == (pytest.approx(0.22), pytest.approx(0.23), pytest.approx(0.56))
+    assert r["kfac_minus_exact"] == pytest.approx(0.34) and r["kfac_minus_slq"] == pytest.approx(0.33)
+    assert r["slq_minus_exact"] == pytest.approx(0.01)
+    assert r["kfac_minus_exact_same_lambda"] == pytest.approx(0.3)  # both on the grid lambda nearest 0.8: 1.0
+    assert r["kfac_minus_slq_same_lambda"] == pytest.approx(0.29)  # nearest 0.9: 1.0
+    assert (r["lambda_exact"], r["lambda_slq"], r["lambda_kfac"]) == (0.8, 0.9, 3.0)
     assert (r["exact_non_map"], r["kfac_non_map"], r["trace_ratio"]) == (0.07, 0.3, 20.0)
+    assert (r["slq_standard_error"], r["slq_bound"]) == (0.002, 1e-5)
+    r = check.iloc[1]
+    assert np.isnan(r["exact"]) and np.isnan(r["slq_minus_exact"]) and r["kfac_minus_slq"] == pytest.approx(0.33)
+    frame = evidence_check_frame(check)
+    assert list(frame["SLQ ln Z/N - null (SE)"]) == ["0.2300 (0.0020)", "0.3200 (0.0020)"]
+    assert list(frame["Exact ln Z/N - null"]) == ["0.2200", "-"]
+    summary = kfac_error_summary(check)
+    assert "over the 2 runs with both" in summary and "2 runs off by more than 0.01" in summary
     table = check_table()
-    assert estimator_check(table[table["method"] != "exact"]).empty
+    assert estimator_check(table[table["method"] == "kfac"]).empty
 
 
 def measures_table(curves):

@@ -305,42 +305,62 @@ def claim_evidence_beats_other_measures(table: pd.DataFrame | None, t: EvidenceT
 _RUN_KEYS = ("n_train", "learning_rate", "momentum", "batch_size", "l2", "steps", "seed")
 
 
-def estimator_check(table: pd.DataFrame, estimate: str = "kfac") -> pd.DataFrame:
-    """The ``estimate`` (default KFAC) against the exact evidence, one row per run that has method
-    ``exact`` (config ``evidence.exact_network``), trained or not.
+def estimator_check(table: pd.DataFrame) -> pd.DataFrame:
+    """KFAC against method ``slq`` (every trained run) and against method ``exact`` (the runs
+    ``evidence.exact_network`` picks, trained or not), and ``slq`` against ``exact``, run by run:
+    one row per run that has ``slq`` or ``exact`` rows.
 
-    Each method at its own evidence-maximising precision: ``lambda_exact``, ``exact`` (ln Z / N
-    minus the null, nats per example), ``exact_non_map`` (the non-MAP term per example), the same
-    three for the estimate, ``error`` (estimate minus exact), and ``error_at_exact_lambda`` (the
-    estimate on the grid precision nearest to ``lambda_exact``, minus the exact evidence there),
-    with the exact and KFAC Gauss-Newton traces' ratio. Empty (same columns) without exact rows.
+    Each method at its own evidence-maximising precision, in nats per example above the null
+    model: ``lambda_<m>`` and ``<m>`` for ``m`` in kfac, slq, exact; ``slq_standard_error`` and
+    ``slq_bound`` (per example); ``exact_non_map`` and ``kfac_non_map`` (the non-MAP terms);
+    ``kfac_minus_slq``, ``kfac_minus_exact``, ``slq_minus_exact`` (each at its own maximum) and
+    ``kfac_minus_slq_same_lambda``, ``kfac_minus_exact_same_lambda`` (both on the grid precision
+    nearest the reference's maximum); ``trace_ratio``, KFAC's Gauss-Newton trace over the exact
+    one. ``nan`` where a run lacks a method. Empty (same columns) without slq or exact rows.
     """
     keys = [k for k in _RUN_KEYS if k in table]
+    methods = ("kfac", "slq", "exact")
+    columns = [*keys, "status", "test_accuracy", *(c for m in methods for c in (f"lambda_{m}", m)),
+               "slq_standard_error", "slq_bound", "exact_non_map", "kfac_non_map", "kfac_minus_slq",
+               "kfac_minus_slq_same_lambda", "kfac_minus_exact", "kfac_minus_exact_same_lambda", "slq_minus_exact",
+               "trace_ratio"]
     best = table[table["prior_kind"] == "maximum"]
-    exact, other = (best[best["method"] == m].set_index(keys) for m in ("exact", estimate))
-    columns = [*keys, "status", "test_accuracy", "lambda_exact", "exact", "exact_non_map",
-               f"lambda_{estimate}", estimate, f"{estimate}_non_map", "error", "error_at_exact_lambda", "trace_ratio"]
-    if exact.empty:
+    per = {m: best[best["method"] == m].set_index(keys) for m in methods}
+    runs = list(dict.fromkeys([*per["slq"].index, *per["exact"].index]))
+    if not runs:
         return pd.DataFrame(columns=columns)
     grid = table[table["prior_kind"] == "grid"]
-    rows = []
-    for run, e in exact.iterrows():
-        o = other.loc[run] if run in other.index else None
+
+    def value(m, run, column=EVIDENCE_COLUMN):
+        return float(per[m].loc[run, column]) if run in per[m].index and column in per[m] else np.nan
+
+    def same_lambda(run, reference):
+        """KFAC minus the reference on the grid precision nearest the reference's maximum."""
+        if run not in per[reference].index or run not in per["kfac"].index:
+            return np.nan
         on_grid = grid[(grid[keys] == pd.Series(run, index=keys)).all(axis=1)]
         levels = np.unique(on_grid["prior_precision"].to_numpy())
-        at = None
-        if len(levels) and o is not None:
-            nearest = levels[np.argmin(np.abs(np.log(levels) - np.log(e["prior_precision"])))]
-            pick = on_grid[np.isclose(on_grid["prior_precision"], nearest)].set_index("method")[EVIDENCE_COLUMN]
-            at = float(pick.get(estimate, np.nan) - pick.get("exact", np.nan))
-        rows.append({
-            **dict(zip(keys, run)), "status": e["status"], "test_accuracy": e["test_accuracy"],
-            "lambda_exact": e["prior_precision"], "exact": e[EVIDENCE_COLUMN], "exact_non_map": e["non_map_term_per_example"],
-            f"lambda_{estimate}": np.nan if o is None else o["prior_precision"],
-            estimate: np.nan if o is None else o[EVIDENCE_COLUMN],
-            f"{estimate}_non_map": np.nan if o is None else o["non_map_term_per_example"],
-            "error": np.nan if o is None else o[EVIDENCE_COLUMN] - e[EVIDENCE_COLUMN],
-            "error_at_exact_lambda": np.nan if at is None else at,
-            "trace_ratio": e["kfac_ggn_trace"] / e["ggn_trace"],
-        })
+        if not len(levels):
+            return np.nan
+        nearest = levels[np.argmin(np.abs(np.log(levels) - np.log(value(reference, run, "prior_precision"))))]
+        pick = on_grid[np.isclose(on_grid["prior_precision"], nearest)].set_index("method")[EVIDENCE_COLUMN]
+        return float(pick.get("kfac", np.nan) - pick.get(reference, np.nan))
+
+    rows = []
+    for run in runs:
+        first = per["slq"].loc[run] if run in per["slq"].index else per["exact"].loc[run]
+        row = {**dict(zip(keys, run)), "status": first["status"], "test_accuracy": first["test_accuracy"]}
+        for m in methods:
+            row[f"lambda_{m}"], row[m] = value(m, run, "prior_precision"), value(m, run)
+        row.update(
+            slq_standard_error=value("slq", run, "occam_standard_error_per_example"),
+            slq_bound=value("slq", run, "occam_bound_per_example"),
+            exact_non_map=value("exact", run, "non_map_term_per_example"),
+            kfac_non_map=value("kfac", run, "non_map_term_per_example"),
+            kfac_minus_slq=row["kfac"] - row["slq"], kfac_minus_slq_same_lambda=same_lambda(run, "slq"),
+            kfac_minus_exact=row["kfac"] - row["exact"], kfac_minus_exact_same_lambda=same_lambda(run, "exact"),
+            slq_minus_exact=row["slq"] - row["exact"],
+            trace_ratio=float(first["kfac_ggn_trace"] / first["ggn_trace"]),
+        )
+        rows.append(row)
     return pd.DataFrame(rows, columns=columns)

@@ -174,30 +174,51 @@ def report_context(
         diagnosis=diagnosis,
         not_built=dict(not_built or {}),
         evidence_check=None if evidence_check is None else evidence_check_frame(evidence_check),
+        evidence_check_summary="" if evidence_check is None else kfac_error_summary(evidence_check),
     )
 
 
 def evidence_check_frame(check: pd.DataFrame) -> pd.DataFrame:
-    """The report's rows of ``estimator_check.parquet``: one per run with the exact evidence."""
+    """The report's rows of ``estimator_check.parquet``: one per run with the slq or the exact
+    evidence (nats per example above the null model, each method at its own maximum; "-" where a
+    run lacks a method)."""
     f = lambda x: "-" if pd.isna(x) else f"{x:.4f}"  # noqa: E731
+    slq = [("-" if pd.isna(v) else f"{v:.4f}" + ("" if pd.isna(se) or se == 0 else f" ({se:.4f})"))
+           for v, se in zip(check["slq"], check["slq_standard_error"])]
     return pd.DataFrame(
         {
-            "B": check["batch_size"].astype(int), "Seed": check["seed"].astype(int), "N": check["n_train"].astype(int),
-            "Test accuracy": check["test_accuracy"].map(lambda x: f"{x:.3f}"),
-            "Exact ln Z/N - null": check["exact"].map(f), "Non-MAP term/N": check["exact_non_map"].map(f),
-            "KFAC ln Z/N - null": check["kfac"].map(f), "KFAC - exact": check["error"].map(f),
-            "KFAC - exact, same lambda": check["error_at_exact_lambda"].map(f),
-            "KFAC non-MAP/N": check["kfac_non_map"].map(f),
+            "N": check["n_train"].astype(int), "eps": check["learning_rate"].map("{:g}".format),
+            "m": check["momentum"].map("{:g}".format), "B": check["batch_size"].astype(int),
+            "Seed": check["seed"].astype(int), "Test accuracy": check["test_accuracy"].map(lambda x: f"{x:.3f}"),
+            "SLQ ln Z/N - null (SE)": slq, "KFAC - SLQ": check["kfac_minus_slq"].map(f),
+            "KFAC - SLQ, same lambda": check["kfac_minus_slq_same_lambda"].map(f),
+            "Exact ln Z/N - null": check["exact"].map(f), "SLQ - exact": check["slq_minus_exact"].map(f),
+            "KFAC - exact": check["kfac_minus_exact"].map(f), "Non-MAP term/N": check["exact_non_map"].map(f),
             "KFAC / exact GGN trace": check["trace_ratio"].map(lambda x: f"{x:.3g}"),
         }
     )
+
+
+def kfac_error_summary(check: pd.DataFrame) -> str:
+    """One sentence on KFAC minus SLQ over every run that has both (nats per example)."""
+    both = check.dropna(subset=["kfac_minus_slq"])
+    if both.empty:
+        return "No run has both the KFAC and the slq evidence."
+    err = both["kfac_minus_slq"]
+    worst = both.loc[err.abs().idxmax()]
+    return (f"KFAC minus SLQ over the {len(both)} runs with both (nats per example, each at its own maximum): median "
+            f"{err.median():+.4f}, median |error| {err.abs().median():.4f}, {int((err.abs() > 0.01).sum())} runs off by "
+            f"more than 0.01 (10 nats per 1,000 examples); the largest, {err.abs().max():.4f}, at N={int(worst['n_train'])} "
+            f"eps={worst['learning_rate']:g} m={worst['momentum']:g} B={int(worst['batch_size'])} seed {int(worst['seed'])} "
+            f"(test accuracy {worst['test_accuracy']:.3f}). SLQ minus exact on the {int(check['slq_minus_exact'].notna().sum())} "
+            f"runs with both: largest |difference| {check['slq_minus_exact'].abs().max():.5f}.")
 
 
 # The claims' input tables, then the tables whose verdicts the report shows as judged elsewhere.
 REPORTED_TABLES: dict[str, str] = {
     **TABLES,
     "evidence_claims": "verdicts of the claims on the trained networks' evidence [our extension] (rule assess_evidence_claims)",
-    "evidence_check": "KFAC's evidence against the exact evidence of the whole network, run by run [our extension] (rule assess_evidence_claims)",
+    "evidence_check": "KFAC's evidence against SLQ's and the exact evidence of the whole network, run by run [our extension] (rule assess_evidence_claims)",
     "variants_verdicts": "every protocol variant's claims, one row per variant and claim [our extension] (rule compare_variants)",
     "variants_overview": "per protocol variant: do Figures 3, 4 and 8 and the scaling rules hold (rule compare_variants)",
     "diagnosis_hypotheses": "every hypothesis of the diagnosis, one row per prediction [our extension] (rule diagnose)",
@@ -282,15 +303,18 @@ def measures_frame(measures: pd.DataFrame) -> pd.DataFrame:
 def evidence_markdown(claims_table: pd.DataFrame, check: pd.DataFrame, measures: pd.DataFrame | None = None) -> str:
     """The README's evidence results from a run's ``results/evidence/<dataset>/claims.parquet``
     and the ``estimator_check.parquet`` and ``measures.parquet`` beside it: each evidence claim's
-    verdict and measurement, KFAC against the exact evidence run by run (:func:`evidence_check_frame`)
+    verdict and measurement, KFAC against SLQ over every run (:func:`kfac_error_summary`), the runs with
+    the exact evidence (:func:`evidence_check_frame`)
     and the generalisation measures (:func:`measures_frame`), every cell copied from those tables."""
     claims = "\n".join(
         f"- `{r.claim_id}` ({r.figure}): **{r.verdict}**. {r.measured}." for r in claims_table.itertuples()
     )
+    exact = check[check["exact"].notna()]
     return (
-        f"{claims}\n\nKFAC against the exact evidence of the whole network (nats per example above the null "
-        f"model, each at its own evidence-maximising prior precision; the non-MAP terms beside them):\n\n"
-        f"{_md_table(evidence_check_frame(check))}\n"
+        f"{claims}\n\n{kfac_error_summary(check)}\n\nThe runs with the exact evidence of the whole network "
+        f"(nats per example above the null model, each method at its own evidence-maximising prior precision; "
+        f"SLQ's standard error in brackets where it has one; the non-MAP term beside them; every run's row is in the "
+        f"claims report):\n\n{_md_table(evidence_check_frame(exact))}\n"
         + ("" if measures is None else
            "\nGeneralisation measures (Jiang et al. 2019) among well-trained batch sizes: the Spearman rho of each "
            "measure (oriented so that larger should mean better) with test accuracy within each curve:\n\n"
