@@ -147,9 +147,12 @@ def slq_spectrum(matvec, n_parameters: int, probes: int, steps: int, rng: np.ran
 # ----------------------------------------------------------------------------------------------
 # The Gram side with its negligible rows pruned (method slq of bayes_sgd.mlp_evidence)
 
-#: Above this many kept rows the pruned Gram matrix is not stored (12,000^2 float64 is 1.15 GB) and
-#: SLQ runs on matrix-free products (:class:`GramProduct`) instead.
-MAX_DENSE_ROWS = 12000
+#: Above this many kept rows the pruned Gram matrix is not stored (20,000^2 float64 is 3.2 GB) and
+#: SLQ runs on matrix-free products (:class:`GramProduct`) instead, each a forward and a backward
+#: pass over the N examples (about 0.4 s at N = 4,000 against 0.3 s for a product by a stored
+#: 20,000-row matrix, whose construction costs about as much as 200 passes): the stored matrix
+#: keeps a trained N = 2,000 run (about 9,000 of 18,000 rows kept) at about 20 s.
+MAX_DENSE_ROWS = 20000
 
 
 def pruned_rows(diagonal: np.ndarray, max_dropped_trace: float) -> tuple[np.ndarray, float]:
