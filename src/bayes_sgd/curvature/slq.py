@@ -149,9 +149,9 @@ def slq_spectrum(matvec, n_parameters: int, probes: int, steps: int, rng: np.ran
 
 #: Above this many kept rows the pruned Gram matrix is not stored (20,000^2 float64 is 3.2 GB) and
 #: SLQ runs on matrix-free products (:class:`GramProduct`) instead, each a forward and a backward
-#: pass over the N examples (about 0.4 s at N = 4,000 against 0.3 s for a product by a stored
-#: 20,000-row matrix, whose construction costs about as much as 200 passes): the stored matrix
-#: keeps a trained N = 2,000 run (about 9,000 of 18,000 rows kept) at about 20 s.
+#: pass over the N examples (0.1 s at N = 1,000 on one core, growing as N). The products of the
+#: deflation come in blocks of 100, which a stored matrix serves with one matrix product: a trained
+#: N = 2,000 run (8,865 of 18,000 rows kept) took 20 s in all.
 MAX_DENSE_ROWS = 20000
 
 
