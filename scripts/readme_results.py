@@ -9,8 +9,8 @@ protocol-variant comparison.
 prints the table as Markdown; with ``--readme`` it also replaces the table between the markers
 of that file: ``<!-- results table: <dataset> -->`` ... ``<!-- end of results table: <dataset> -->``
 for a claims table of that dataset (the README has one for the embedded ``mnist5k`` and one for
-full ``mnist``), ``<!-- variants table -->`` ... ``<!-- end of variants table -->`` for a
-comparison's ``overview.parquet`` (read with the ``verdicts.parquet`` beside it),
+full ``mnist``), ``<!-- variants table: <dataset> -->`` ... ``<!-- end of variants table: <dataset> -->``
+for a comparison's ``overview.parquet`` (read with the ``verdicts.parquet`` beside it),
 ``<!-- evidence results: <dataset> -->`` ... for the evidence stage's ``claims.parquet`` (read with
 the ``estimator_check.parquet`` beside it), ``<!-- diagnosis results: <dataset> -->`` ... for the
 diagnosis' ``overview.parquet`` (read with the ``hypotheses.parquet`` beside it). Every cell is copied from
@@ -46,7 +46,7 @@ def main() -> None:
         name = f"diagnosis results: {provenance['dataset']}"
         table = diagnosis_markdown(read_table(args.table.with_name("hypotheses.parquet")), read_table(args.table), provenance["dataset"])
     elif "variants" in provenance:
-        name = "variants table"
+        name = f"variants table: {provenance['dataset']}"
         table = variants_markdown(read_table(args.table), read_table(args.table.with_name("verdicts.parquet")))
     elif "failed_accuracy" in provenance:  # the evidence stage's claims (rule assess_evidence_claims)
         name = f"evidence results: {provenance['dataset']}"

@@ -140,7 +140,7 @@ def test_a_variant_with_the_options_of_another_trains_nothing(edited):
 def test_readme_variants_table_is_generated_from_the_comparison(workdir, tmp_path):
     overview = read_table(workdir / DIR / "overview.parquet")
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n<!-- variants table -->\n| old |\n<!-- end of variants table -->\n\nrest\n")
+    readme.write_text("# x\n\n<!-- variants table: mnist5k -->\n| old |\n<!-- end of variants table: mnist5k -->\n\nrest\n")
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "readme_results.py"), str(workdir / DIR / "overview.parquet"),
          "--readme", str(readme)],
