@@ -710,8 +710,8 @@ def test_run_evidence_slq_rows(tiny):
             assert (abs(gap) <= 4 * slq["occam_standard_error"] + slq["occam_bound"]).all()
         assert out.loc[out["method"] == "kfac", "occam_standard_error"].isna().all()
         assert out.loc[out["method"] == "kfac", "occam_bound"].isna().all()
-    # slq=False (a run that failed to train): no slq rows, the run columns say so
-    out = me.run_evidence(ARCH, w, X, y, settings, np.random.default_rng(0), slq=False)
+    # method slq off (probes 0): no slq rows, the run columns say so
+    out = me.run_evidence(ARCH, w, X, y, me.EvidenceSettings(prior_precisions=(0.1,), slq_probes=0), np.random.default_rng(0))
     assert "slq" not in set(out["method"]) and (out["slq_solver"] == "").all() and out["gram_rows"].isna().all()
 
 

@@ -90,10 +90,9 @@ def test_evidence_tables_claims_and_figures(workdir):
     with_exact = check[check["exact"].notna()]
     assert sorted(with_exact["batch_size"]) == sorted(whole["batch_size"])
     assert np.allclose(with_exact["kfac_minus_exact"], with_exact["kfac"] - with_exact["exact"])
-    # method slq (the claims' estimate) on every trained run, none on the runs that failed
+    # method slq (the claims' estimate) on every run with finite weights, as KFAC
     slq = ok[ok["method"] == "slq"].drop_duplicates(keys)
-    trained_runs = ok[(ok["test_accuracy"] > 0.15)].drop_duplicates(keys)
-    assert len(slq) == len(trained_runs) >= 1 and (slq["slq_solver"].isin(["dense", "lanczos"])).all()
+    assert len(slq) == len(ok.drop_duplicates(keys)) >= 1 and (slq["slq_solver"].isin(["dense", "lanczos"])).all()
     assert (check["kfac_minus_slq"].notna().sum() == len(slq))
     assert (abs(with_exact["slq_minus_exact"].dropna()) <= 1e-3).all(), with_exact[["batch_size", "slq_minus_exact"]]
     one = workdir / "results/evidence/runs/mnist5k/paper/N40/eps0.5_m0.9_B5_l20_T30_s0.parquet"

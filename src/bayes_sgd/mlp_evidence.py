@@ -249,7 +249,6 @@ def run_evidence(
     rng: np.random.Generator,
     l2: float = 0.0,
     timings: dict | None = None,
-    slq: bool = True,
 ) -> pd.DataFrame:
     """Every evidence row of one run (methods x prior precisions) with the run-level curvature.
 
@@ -265,8 +264,7 @@ def run_evidence(
     ``b_simple``, ``gradient_trace_covariance``, ``gradient_norm_squared`` (McCandlish et al.,
     mean gradient including the L2 term ``(l2/N) w``); ``gram_rows``, ``gram_rows_kept`` and
     ``slq_solver`` of method ``slq`` (``nan``/empty without it). ``timings`` (if given) receives the
-    seconds of each part. ``slq``: False skips method slq for this run (a run that failed to train:
-    all of its rows are kept and it enters no claim).
+    seconds of each part.
     """
     import time
 
@@ -309,7 +307,7 @@ def run_evidence(
         tables.append(evidence_rows(method="exact", squared_norm=w_sq, eigenvalues=gram.ggn_eigenvalues(),
                                     non_map=gram.non_map_term, **common))
     spectrum = None
-    if settings.slq_probes > 0 and slq:
+    if settings.slq_probes > 0:
         t0 = clock()
         spectrum = curv.gram_side_spectrum(  # the Gauss-Newton's nonzero spectrum, without its null space
             arch, w, X, max_dropped_trace=2 * min(settings.prior_precisions) * settings.slq_pruning_tolerance,

@@ -74,9 +74,7 @@ if status != "ok" or not np.isfinite(w).all():
     status = "diverged"
 else:
     rng = np.random.default_rng([int(p.sharpness["seed"]), int(wc.seed)])
-    if settings.slq_probes > 0 and not trained:
-        log.info("failed to train: no slq evidence (its claims read trained runs only)")
-    table = run_evidence(arch, w, X, y, settings, rng, l2=float(final["l2"]), timings=timings, slq=trained)
+    table = run_evidence(arch, w, X, y, settings, rng, l2=float(final["l2"]), timings=timings)
     best = table[table["prior_kind"] == "maximum"]
     for _, row in best.iterrows():
         log.info(
