@@ -147,12 +147,12 @@ def slq_spectrum(matvec, n_parameters: int, probes: int, steps: int, rng: np.ran
 # ----------------------------------------------------------------------------------------------
 # The Gram side with its negligible rows pruned (method slq of bayes_sgd.mlp_evidence)
 
-#: Above this many kept rows the pruned Gram matrix is not stored (20,000^2 float64 is 3.2 GB) and
+#: Above this many kept rows the pruned Gram matrix is not stored (30,000^2 float64 is 7.2 GB) and
 #: SLQ runs on matrix-free products (:class:`GramProduct`) instead, each a forward and a backward
 #: pass over the N examples (0.1 s at N = 1,000 on one core, growing as N). The products of the
 #: deflation come in blocks of 100, which a stored matrix serves with one matrix product: a trained
-#: N = 2,000 run (8,865 of 18,000 rows kept) took 20 s in all.
-MAX_DENSE_ROWS = 20000
+#: N = 2,000 run (8,865 of 18,000 rows kept) took 20 s in all, while an N = 4,000 run with 24,383 of
+#: 36,000 rows kept took 279 s on matrix-free products.
 
 
 def pruned_rows(diagonal: np.ndarray, max_dropped_trace: float) -> tuple[np.ndarray, float]:
