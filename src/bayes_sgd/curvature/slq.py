@@ -153,6 +153,7 @@ def slq_spectrum(matvec, n_parameters: int, probes: int, steps: int, rng: np.ran
 #: deflation come in blocks of 100, which a stored matrix serves with one matrix product: a trained
 #: N = 2,000 run (8,865 of 18,000 rows kept) took 20 s in all, while an N = 4,000 run with 24,383 of
 #: 36,000 rows kept took 279 s on matrix-free products.
+MAX_DENSE_ROWS = 30000
 
 
 def pruned_rows(diagonal: np.ndarray, max_dropped_trace: float) -> tuple[np.ndarray, float]:
