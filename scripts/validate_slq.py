@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import linalg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -62,10 +63,17 @@ def validate_run(workdir: Path, weights_path: str, config: dict, settings: list[
                                config["mlp"]["pixel_scale"], dtype=np.float64,
                                input_range=config["mlp"]["input_range"])
     n = len(y)
-    run = dict(run=Path(weights_path).stem, n_train=n, batch_size=int(g["b"]), seed=int(g["seed"]))
+    stem = Path(weights_path).stem
+    run = dict(run=stem if g["protocol"] == "paper" else f"{g['protocol']}/{stem}", protocol=g["protocol"], n_train=n,
+               batch_size=int(g["b"]), seed=int(g["seed"]))
     rows = []
     t0 = time.perf_counter()
-    exact = curv.gram_spectrum(arch, w, X, y).ggn_eigenvalues()
+    # the eigenvalues of the whole Gram matrix (no eigenvectors: the Occam factor needs none)
+    w64, X64 = curv.as_float64(arch, w), np.ascontiguousarray(X, dtype=np.float64)
+    cache = curv.forward_cache(arch, w64, X64)
+    S = curv.gram.softmax_curvature_factor(cache.probs)
+    exact = np.clip(linalg.eigvalsh(curv.gram.gram_matrix(arch, w64, X64, cache, S), overwrite_a=True,
+                                    check_finite=False), 0.0, None)
     seconds = time.perf_counter() - t0
     for lam in lams:
         rows.append(dict(**run, prior_precision=lam, estimate="exact", probes=0, steps=0,
@@ -129,8 +137,8 @@ def markdown(table: pd.DataFrame, header: str) -> str:
     wide = wide[[c for c in order if c in wide.columns]].reset_index()
     wide = wide.rename(columns={"run": "Run", "prior_precision": "lambda", "exact": "exact Occam (nats)"})
     wide["lambda"] = wide["lambda"].map("{:g}".format)
-    t["family"] = [label(r) for r in table.itertuples()]
-    cost = t.drop_duplicates(["run", "estimate", "probes", "steps"]).groupby("family", sort=False)["seconds"].median()
+    families = table.assign(family=[label(r) for r in table.itertuples()])
+    cost = families.drop_duplicates(["run", "estimate", "probes", "steps"]).groupby("family", sort=False)["seconds"].median()
     costs = "; ".join(f"{name}: {v:.0f} s" for name, v in cost.items())
     solvers = "; ".join(f"{r}: {e[len('method slq ('):-1]}" for r, e in
                         table.loc[table["estimate"].str.startswith("method slq"), ["run", "estimate"]].drop_duplicates().itertuples(index=False))
