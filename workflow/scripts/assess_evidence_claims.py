@@ -24,9 +24,10 @@ write_table(pd.DataFrame([asdict(c) for c in results]), snakemake.output.claims,
 write_table(peaks, snakemake.output.peaks, provenance)
 check = estimator_check(table)
 for _, r in check.iterrows():
-    log.info("exact evidence at B = %d, seed %d (%s, test accuracy %.3f): exact %.4f, KFAC %.4f nats/example "
-             "(error %+.4f); non-MAP term %.4f (KFAC's %.4f)", r["batch_size"], r["seed"], r["status"],
-             r["test_accuracy"], r["exact"], r["kfac"], r["error"], r["exact_non_map"], r["kfac_non_map"])
+    log.info("N = %d, eps = %g, m = %g, B = %d, seed %d (%s, test accuracy %.3f): slq %.4f, exact %.4f, KFAC %.4f "
+             "nats/example (KFAC - slq %+.4f, slq - exact %+.4f); non-MAP term %.4f (KFAC's %.4f)", r["n_train"],
+             r["learning_rate"], r["momentum"], r["batch_size"], r["seed"], r["status"], r["test_accuracy"], r["slq"],
+             r["exact"], r["kfac"], r["kfac_minus_slq"], r["slq_minus_exact"], r["exact_non_map"], r["kfac_non_map"])
 write_table(check, snakemake.output.estimator_check, provenance)
 write_table(within_curve_measures(table, thresholds), snakemake.output.measures, provenance)
 log.info("wrote %s", ", ".join(snakemake.output))
