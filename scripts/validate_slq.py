@@ -90,7 +90,7 @@ def validate_run(workdir: Path, weights_path: str, config: dict, settings: list[
         if setting == "config":  # method slq as the workflow runs it (evidence.slq)
             s = config["evidence"]["slq"]
             spectrum = curv.gram_side_spectrum(
-                arch, w, X, max_dropped_trace=2 * min(lams) * s["pruning_tolerance"], dense_rows=s["dense_rows"],
+                arch, w, X, max_dropped_trace=curv.slq.pruning_budget(lams, s["pruning_tolerance"]), dense_rows=s["dense_rows"],
                 probes=s["probes"], steps=s["steps"], block=s["block"], block_steps=s["block_steps"],
                 rng=np.random.default_rng(seed))
             nodes, mass = spectrum.nodes_and_weights()

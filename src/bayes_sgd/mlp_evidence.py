@@ -310,7 +310,7 @@ def run_evidence(
     if settings.slq_probes > 0:
         t0 = clock()
         spectrum = curv.gram_side_spectrum(  # the Gauss-Newton's nonzero spectrum, without its null space
-            arch, w, X, max_dropped_trace=2 * min(settings.prior_precisions) * settings.slq_pruning_tolerance,
+            arch, w, X, max_dropped_trace=curv.slq.pruning_budget(settings.prior_precisions, settings.slq_pruning_tolerance),
             dense_rows=settings.slq_dense_rows, probes=settings.slq_probes, steps=settings.slq_steps,
             block=settings.slq_block, block_steps=settings.slq_block_steps, rng=np.random.default_rng(settings.slq_seed),
         )

@@ -254,6 +254,12 @@ def deflated_slq(matmat, n: int, *, block: int, block_steps: int, probes: int, s
     return SpectralQuadrature(n, tuple(nodes), tuple(weights))
 
 
+def pruning_budget(prior_precisions, tolerance: float) -> float:
+    """The trace :func:`pruned_rows` may drop so that the Occam factor is low by at most
+    ``tolerance`` nats at the smallest of ``prior_precisions`` (config ``evidence.slq.pruning_tolerance``)."""
+    return 2.0 * float(min(prior_precisions)) * float(tolerance)
+
+
 @dataclass(frozen=True)
 class GramSideSpectrum:
     """The whole network's Gauss-Newton spectrum from its pruned Gram matrix (:func:`gram_side_spectrum`).
