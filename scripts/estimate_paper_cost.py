@@ -17,6 +17,7 @@ Usage::
     python scripts/estimate_paper_cost.py config/config.yaml --cores 2
     python scripts/estimate_paper_cost.py --measure
     python scripts/estimate_paper_cost.py config/diagnosis.yaml --after config/config.yaml  # beyond the default run
+    python scripts/estimate_paper_cost.py config/paper.yaml config/variants_mnist.yaml --cores 2  # layered
     python scripts/estimate_paper_cost.py --device gpu --gpu-check results/gpu_check      # one GPU, JAX
 
 Prints a Markdown table (core-hours per figure, the longest single run) and the total.
@@ -43,9 +44,8 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
-from bayes_sgd.config import test_set_size, train_pool_size, validate_config  # noqa: E402
+from bayes_sgd.config import check_files, test_set_size, train_pool_size  # noqa: E402
 from bayes_sgd.schema import schema_defaults  # noqa: E402
 from bayes_sgd.variants import (  # noqa: E402
     configured_variants,
@@ -60,9 +60,10 @@ from bayes_sgd.sweeps import SWEEPS, figure_runs, sweep_runs  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def load_config(path: Path) -> dict:
-    """The configuration with the schema's defaults filled in, checked as the workflow checks it."""
-    return validate_config(yaml.safe_load(path.read_text()))
+def load_config(*paths: str | Path) -> dict:
+    """The configuration the workflow runs with ``--configfile PATHS``: ``config/config.yaml``, then
+    each of ``paths`` on top of the ones before, checked as the workflow checks it."""
+    return check_files([REPO / "config" / "config.yaml", *paths])
 
 
 def measure_cost_model(repeats: int = 3) -> CostModel:
@@ -126,7 +127,8 @@ def run_groups(config: dict) -> dict[str, list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("config", nargs="?", default=str(REPO / "config" / "paper.yaml"), help="configuration file")
+    parser.add_argument("config", nargs="*", default=[str(REPO / "config" / "paper.yaml")],
+                        help="configuration files, later ones on top of earlier ones (as snakemake --configfile)")
     parser.add_argument("--cores", type=int, default=None, help="also print the wall-time floor on this many cores")
     parser.add_argument(
         "--after", metavar="CONFIG", default=None,
@@ -139,7 +141,7 @@ def main() -> None:
                         help="the results folder of scripts/gpu_check.sh on a GPU machine (with --device gpu)")
     args = parser.parse_args()
 
-    config = load_config(Path(args.config))
+    config = load_config(*args.config)
     dataset = config["dataset"]
     n_test = test_set_size(config)
     if args.device == "gpu":
@@ -147,10 +149,10 @@ def main() -> None:
         return
     model = measure_cost_model() if args.measure else CostModel()
     groups = run_groups(config)
-    done = [r for runs in run_groups(load_config(Path(args.after))).values() for r in runs] if args.after else []
+    done = [r for runs in run_groups(load_config(args.after)).values() for r in runs] if args.after else []
     table = estimate_cost(groups, model, n_test=n_test, eval_points=config["mlp"]["eval_points"], done=done)
 
-    print(f"configuration: {args.config} (dataset {dataset}, training pool {train_pool_size(config)}, test set {n_test})")
+    print(f"configuration: {' + '.join(args.config)} (dataset {dataset}, training pool {train_pool_size(config)}, test set {n_test})")
     print(
         f"cost model ({'measured here' if args.measure else 'development machine'}): "
         f"{model.per_step * 1e3:.3f} ms + {model.per_example * 1e3:.4f} ms x B per step, "
@@ -172,7 +174,7 @@ def main() -> None:
 
 def print_gpu_estimate(args, config: dict, n_test: int) -> None:
     """The one-GPU estimate (``--device gpu``), or "not measured" and nothing else."""
-    print(f"configuration: {args.config} (dataset {config['dataset']}, training pool {train_pool_size(config)}, test set {n_test})")
+    print(f"configuration: {' + '.join(args.config)} (dataset {config['dataset']}, training pool {train_pool_size(config)}, test set {n_test})")
     model, note = GpuCostModel.from_gpu_check(Path(args.gpu_check))
     if model is None:
         print(f"one GPU (JAX backend, seeds grouped): {note}")
@@ -183,7 +185,7 @@ def print_gpu_estimate(args, config: dict, n_test: int) -> None:
         f"{model.eval_us_per_image:.3g} us per evaluated image; {model.job_overhead_s:.1f} s per job "
         f"(warm compilation cache); {model.compile_s:.1f} s per compiled program"
     )
-    done = [r for runs in run_groups(load_config(Path(args.after))).values() for r in runs] if args.after else []
+    done = [r for runs in run_groups(load_config(args.after)).values() for r in runs] if args.after else []
     table = estimate_gpu_cost(run_groups(config), model, n_test=n_test, eval_points=config["mlp"]["eval_points"], done=done)
     print()
     print("| runs of | runs | not run by an earlier row | jobs (seed groups) | programs compiled | GPU hours |")

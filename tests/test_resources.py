@@ -204,3 +204,16 @@ def test_the_cost_script_prints_not_measured_and_no_gpu_number_without_a_gpu_che
     out = subprocess.run([sys.executable, str(script), "--device", "gpu", "--gpu-check", str(tmp_path)],
                          capture_output=True, text=True, check=True).stdout
     assert "measured on NVIDIA H100" in out and "hours on one GPU" in out
+
+
+def test_the_cost_script_layers_configuration_files_as_the_workflow_does():
+    """``estimate_paper_cost.py A B``: config/config.yaml, then A, then B (snakemake --configfile A B)."""
+    repo = Path(__file__).resolve().parents[1]
+    script = repo / "scripts" / "estimate_paper_cost.py"
+    out = subprocess.run([sys.executable, str(script), "config/paper.yaml", "config/variants_mnist.yaml"],
+                         capture_output=True, text=True, check=True, cwd=repo).stdout
+    assert "(dataset mnist, training pool 60000" in out  # from paper.yaml
+    assert "variant dampened_momentum" in out and "Figure 5" not in out  # targets: [variants] from the second file
+    alone = subprocess.run([sys.executable, str(script), "config/variants_mnist.yaml"],
+                           capture_output=True, text=True, check=True, cwd=repo).stdout
+    assert "(dataset mnist5k" in alone  # without paper.yaml: the default configuration's dataset
