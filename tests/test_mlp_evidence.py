@@ -583,7 +583,10 @@ def test_estimator_check_compares_kfac_with_slq_and_exact_run_by_run():
     assert list(frame["Exact ln Z/N - null"]) == ["0.2200", "-"]
     summary = kfac_error_summary(check)
     assert "over the 2 runs with both" in summary and "2 runs off by more than 0.01" in summary
+    assert "SLQ minus exact on the 1 runs with both: largest |difference| 0.01000" in summary
     table = check_table()
+    no_exact = estimator_check(table[table["method"] != "exact"])
+    assert "No run of this configuration has the exact evidence" in kfac_error_summary(no_exact)
     assert estimator_check(table[table["method"] == "kfac"]).empty
 
 

@@ -210,8 +210,16 @@ def kfac_error_summary(check: pd.DataFrame) -> str:
             f"{err.median():+.4f}, median |error| {err.abs().median():.4f}, {int((err.abs() > 0.01).sum())} runs off by "
             f"more than 0.01 (10 nats per 1,000 examples); the largest, {err.abs().max():.4f}, at N={int(worst['n_train'])} "
             f"eps={worst['learning_rate']:g} m={worst['momentum']:g} B={int(worst['batch_size'])} seed {int(worst['seed'])} "
-            f"(test accuracy {worst['test_accuracy']:.3f}). SLQ minus exact on the {int(check['slq_minus_exact'].notna().sum())} "
-            f"runs with both: largest |difference| {check['slq_minus_exact'].abs().max():.5f}.")
+            f"(test accuracy {worst['test_accuracy']:.3f}). " + _slq_minus_exact(check))
+
+
+def _slq_minus_exact(check: pd.DataFrame) -> str:
+    """SLQ against the exact evidence where the run computed both (evidence.exact_network)."""
+    both = check["slq_minus_exact"].dropna()
+    if both.empty:
+        return ("No run of this configuration has the exact evidence (evidence.exact_network); "
+                "scripts/validate_slq.py measures SLQ against it.")
+    return f"SLQ minus exact on the {len(both)} runs with both: largest |difference| {both.abs().max():.5f}."
 
 
 # The claims' input tables, then the tables whose verdicts the report shows as judged elsewhere.
@@ -310,11 +318,14 @@ def evidence_markdown(claims_table: pd.DataFrame, check: pd.DataFrame, measures:
         f"- `{r.claim_id}` ({r.figure}): **{r.verdict}**. {r.measured}." for r in claims_table.itertuples()
     )
     exact = check[check["exact"].notna()]
+    exact_table = "" if exact.empty else (
+        "\n\nThe runs with the exact evidence of the whole network "
+        "(nats per example above the null model, each method at its own evidence-maximising prior precision; "
+        "SLQ's standard error in brackets where it has one; the non-MAP term beside them; every run's row is in the "
+        f"claims report):\n\n{_md_table(evidence_check_frame(exact))}"
+    )
     return (
-        f"{claims}\n\n{kfac_error_summary(check)}\n\nThe runs with the exact evidence of the whole network "
-        f"(nats per example above the null model, each method at its own evidence-maximising prior precision; "
-        f"SLQ's standard error in brackets where it has one; the non-MAP term beside them; every run's row is in the "
-        f"claims report):\n\n{_md_table(evidence_check_frame(exact))}\n"
+        f"{claims}\n\n{kfac_error_summary(check)}{exact_table}\n"
         + ("" if measures is None else
            "\nGeneralisation measures (Jiang et al. 2019) among well-trained batch sizes: the Spearman rho of each "
            "measure (oriented so that larger should mean better) with test accuracy within each curve:\n\n"
