@@ -13,6 +13,10 @@ Usage::
 
     python scripts/cost_model_ratio.py                        # benchmarks/train_mlp, config/config.yaml
     python scripts/cost_model_ratio.py --config config/paper.yaml --benchmarks /path/to/run/benchmarks/train_mlp
+    python scripts/cost_model_ratio.py --config config/paper.yaml config/variants_mnist.yaml   # layered
+
+``--config`` takes the files the run was given with ``snakemake --configfile``; like the workflow,
+they are read on top of ``config/config.yaml``.
 """
 
 from __future__ import annotations
@@ -21,19 +25,25 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
 
-from bayes_sgd.config import load_config_file, test_set_size, validate_config  # noqa: E402
+from bayes_sgd.config import ConfigError, check_files, test_set_size  # noqa: E402
 from bayes_sgd.resources import CostModel, architecture, benchmark_cost_ratios  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="config/config.yaml", help="the run's configuration (test set, evaluations, network)")
+    parser.add_argument("--config", nargs="+", default=[], metavar="FILE",
+                        help="the run's configuration files (test set, evaluations, network), on top of config/config.yaml")
     parser.add_argument("--benchmarks", default="benchmarks/train_mlp", help="the train_mlp job benchmarks of the run")
     args = parser.parse_args(argv)
 
-    config = validate_config(load_config_file(args.config))
+    try:
+        config = check_files([REPO / "config" / "config.yaml", *args.config])
+    except ConfigError as err:
+        print(f"error: invalid configuration: {err}", file=sys.stderr)
+        return 1
     folder = Path(args.benchmarks)
     if not folder.is_dir():
         print(f"error: no benchmark folder {folder} (run the workflow first, or pass --benchmarks)", file=sys.stderr)

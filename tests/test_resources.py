@@ -137,15 +137,23 @@ def test_the_ratio_script_prints_the_median_of_a_run(tmp_path):
         seconds = model.run_seconds(run, n_test=500, eval_points=12)
         write_benchmark(folder, f"mnist5k/paper/N1000/eps1_m0.9_B10_l20_T2000_s{seed}.tsv", factor * seconds, seconds)
     script = Path(__file__).resolve().parents[1] / "scripts" / "cost_model_ratio.py"
-    config = tmp_path / "run.yaml"  # the run's test set (500 images) and evaluations (12)
-    config.write_text("data: {mnist5k_test_per_class: 50}\nmlp: {eval_points: 12}\n")
+    # the run's test set (500 images) and evaluations (12), in two files layered as --configfile
+    # layers them on config/config.yaml: the second file's eval_points wins
+    data, evaluations = tmp_path / "data.yaml", tmp_path / "evaluations.yaml"
+    data.write_text("data: {mnist5k_test_per_class: 50}\nmlp: {eval_points: 99}\n")
+    evaluations.write_text("mlp: {eval_points: 12}\n")
     out = subprocess.run(
-        [sys.executable, str(script), "--config", str(config), "--benchmarks", str(folder)],
+        [sys.executable, str(script), "--config", str(data), str(evaluations), "--benchmarks", str(folder)],
         capture_output=True, text=True, check=True,
     ).stdout
     assert "3 train_mlp jobs" in out and "median 3.00x" in out and "min 1.00, max 5.00" in out, out
     missing = subprocess.run([sys.executable, str(script), "--benchmarks", str(tmp_path / "none")], capture_output=True, text=True)
     assert missing.returncode == 1 and "no benchmark folder" in missing.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mlp: {eval_points: -1}\n")
+    refused = subprocess.run([sys.executable, str(script), "--config", str(bad), "--benchmarks", str(folder)],
+                             capture_output=True, text=True)
+    assert refused.returncode == 1 and "invalid configuration" in refused.stderr and "eval_points" in refused.stderr
 
 
 def _gpu_check_folder(folder: Path, device: str = "NVIDIA H100 80GB HBM3") -> Path:
