@@ -30,3 +30,14 @@ def test_the_readme_holds_the_markers_of_every_generated_table():
         start, end = f"<!-- {name} -->", f"<!-- end of {name} -->"
         assert readme.count(start) == 1 and readme.count(end) == 1, name
         assert readme.index(start) < readme.index(end), name
+
+
+def test_ci_runs_the_readme_test_command():
+    """.ci/run's last command is the README's second Quick-start line (pip's -q aside): CI tests
+    what a newcomer runs, worker options included."""
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index("```bash", readme.index("## Quick start")) + len("```bash"):]
+    quick_start = block[: block.index("```")].strip().splitlines()
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert ci[-1].replace("pip install -q ", "pip install ") == quick_start[1]
+    assert "pytest" in quick_start[1]
